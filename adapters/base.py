@@ -1,0 +1,126 @@
+"""The contract between the core and one platform's SDK.
+
+An adapter turns a fully composed :class:`PostRequest` into one call of its SDK and returns a
+:class:`PostRef`. It never measures or shortens text and never retries or sleeps: it translates every
+SDK or network exception into one of :mod:`bot.errors`' ``PublishError`` types at its boundary, and the
+publisher decides what happens next.
+
+Construction does no I/O; the SDK is imported on first use so that a dry run never loads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """Where a post lives: enough to link to it and to reply to it."""
+
+    platform: str
+    id: str  # X tweet id, Mastodon status id, Bluesky at:// URI
+    url: str  # the human-facing URL
+    cid: str | None = None  # Bluesky: the record CID (a strong ref needs uri + cid)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PostRef:
+        return cls(platform=data["platform"], id=data["id"], url=data["url"], cid=data.get("cid"))
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """An image to attach (fetched by the adapter with the guarded fetcher and a size cap)."""
+
+    url: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """Bluesky's ``app.bsky.embed.external``: the card a link shows; ``thumb_url`` becomes a blob."""
+
+    uri: str
+    title: str
+    description: str
+    thumb_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """One post (one part of a thread) exactly as it must appear; nothing here is changed by adapters."""
+
+    text: str
+    idempotency_key: str  # stable across every retry of this part
+    lang: str | None = None
+    facets: tuple[dict[str, Any], ...] = ()  # Bluesky rich-text facets (atproto JSON shape)
+    tags: tuple[str, ...] = ()  # Bluesky record ``tags`` (hashtags that did not fit in the text)
+    card: LinkCard | None = None  # Bluesky link card
+    image: ImageSpec | None = None
+    reply_to: PostRef | None = None  # the previous part of the thread
+    thread_root: PostRef | None = None  # the first part of the thread
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One account on one platform, as the entry point read it from the environment / crosspost.toml."""
+
+    platform: str
+    account: str = "default"
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    base_url: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # visibility, spoiler_text, ...
+    timeout: float = 15.0  # seconds, on every network call
+    allow_private_network: bool = False  # let image/page fetches reach loopback/private addresses
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line, an error message or JSON output."""
+        return tuple(v for v in self.credentials.values() if v)
+
+
+class KeyValue(Protocol):
+    """Durable small state an adapter keeps between runs (Bluesky sessions, Mastodon instance limits)."""
+
+    def kv_get(self, key: str) -> Any | None: ...
+
+    def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None: ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """What every platform module provides (one class per module, registered by ``platform``)."""
+
+    platform: ClassVar[str]
+
+    def __init__(self, settings: AccountSettings, kv: KeyValue) -> None: ...
+
+    def character_limit(self) -> int | None:
+        """The account's post length limit when the platform tells it (Mastodon's instance), else None."""
+        ...
+
+    def prepare(self, post: PostRequest) -> dict[str, Any]:
+        """Choose, once, whatever must be identical on every retry (Bluesky: rkey and createdAt).
+
+        The result is stored in the ledger before the first call and passed back unchanged on retries.
+        """
+        ...
+
+    def publish(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef:
+        """Create the post. Raises RateLimited / Transient / Ambiguous / Permanent."""
+        ...
+
+    def reconcile(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef | None:
+        """After an Ambiguous failure: find the post if it was created, else None (safe to send again)."""
+        ...
+
+    def delete(self, ref: PostRef) -> None:
+        """Delete a post (used by tests and by ``--force`` clean-ups)."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and sockets."""
+        ...

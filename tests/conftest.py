@@ -1,0 +1,52 @@
+"""Shared fixtures: the sandbox on 127.0.0.1, an in-memory key/value store, paths to sample data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SAMPLE = SHARED / "samples" / "microsoft-openai.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+class MemoryKV:
+    """The adapters' KeyValue protocol in memory (the store implements it on disk)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[Any, float | None]] = {}
+
+    def kv_get(self, key: str) -> Any | None:
+        value, expires = self.data.get(key, (None, None))
+        if expires is not None and expires < time.time():
+            return None
+        return value
+
+    def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None:
+        self.data[key] = (value, time.time() + ttl_seconds if ttl_seconds else None)
+
+
+@pytest.fixture
+def kv() -> MemoryKV:
+    return MemoryKV()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox (all three platforms) on a free port of 127.0.0.1."""
+    with Sandbox(seed=1234) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sample_path() -> Path:
+    if not SAMPLE.exists():
+        pytest.skip("../shared/samples is not present (a user's checkout): sample-article test skipped")
+    return SAMPLE
