@@ -1,0 +1,613 @@
+"""The Store: ledger, job queue and small tables, written once over a tiny dialect interface.
+
+Every public operation is one short transaction. SQL here is written once with ``?`` placeholders;
+a dialect (``sqlite.py``, ``postgres.py``) supplies the transaction (exclusive for writes), the clock,
+and how datetimes and JSON travel. Race safety comes from the database, never from Python locks:
+unique keys with ``INSERT ... ON CONFLICT DO NOTHING`` then ``SELECT`` for get-or-insert, and a
+claim that runs in one exclusive transaction (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL), so any number of threads and processes can share one database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from bot.store.models import (
+    JOB_STATES,
+    LEDGER_FAIL_STATES,
+    AlreadyPublished,
+    Job,
+    LedgerRow,
+    StoreError,
+)
+
+LEDGER_COLUMNS = (
+    "id, article_key, platform, account, part, generation, idempotency_key, state, attempts, "
+    "last_error, post_id, post_url, ref, prepared, text, created_at, updated_at"
+)
+JOB_COLUMNS = (
+    "id, article, article_key, targets, run_at, state, attempts, lease_until, worker, last_error, "
+    "dedupe_key, created_at, updated_at"
+)
+_IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
+
+
+class Tx(Protocol):
+    """An open transaction: run ``?``-placeholder SQL and read tuples back."""
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        """Run ``sql`` and return its first row (or None)."""
+        ...
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return every row."""
+        ...
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run ``sql`` and return how many rows it changed."""
+        ...
+
+    def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run ``sql`` once per parameter tuple."""
+        ...
+
+
+def utc(value: datetime, what: str = "datetime") -> datetime:
+    """``value`` in UTC; a naive datetime is refused because its zone would be a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password (in the authority or a ``password=`` parameter) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    query = parts.query
+    if "password" in query.lower():
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_password(url: str) -> str | None:
+    """The password in ``url``, so error text from a driver can be scrubbed of it."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key.lower() == "password" and value:
+                password = value
+    except ValueError:
+        return None
+    return password or None
+
+
+def scrub(message: str, secret: str | None) -> str:
+    """``message`` on one line, with ``secret`` (raw and URL-encoded) masked."""
+    if secret:
+        message = message.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return " ".join(message.split())
+
+
+C = TypeVar("C")
+
+
+class PerThread(Generic[C]):
+    """One connection per thread, created on first use and closed by :meth:`close_all`.
+
+    Connections of threads that have ended are closed the next time a thread opens one, so a
+    publisher that spawns a thread pool per article does not leak connections. After a fork the
+    child forgets the parent's connections (sharing a socket or file lock across processes corrupts
+    both) and opens its own.
+    """
+
+    def __init__(self, factory: Callable[[], C], closer: Callable[[C], None]) -> None:
+        self._factory = factory
+        self._closer = closer
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[tuple[weakref.ref[threading.Thread], C]] = []
+        self._pid = os.getpid()
+        self.closed = False
+
+    def get(self) -> C:
+        """This thread's connection, opened if needed."""
+        if self.closed:
+            raise StoreError("the store is closed")
+        if self._pid != os.getpid():
+            self._pid, self._open, self._local = os.getpid(), [], threading.local()
+        conn: C | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = self._factory()
+        with self._lock:
+            alive = []
+            for ref, other in self._open:
+                thread = ref()
+                if thread is None or not thread.is_alive():
+                    self._quiet_close(other)
+                else:
+                    alive.append((ref, other))
+            alive.append((weakref.ref(threading.current_thread()), conn))
+            self._open = alive
+        self._local.conn = conn
+        return conn
+
+    def discard(self) -> None:
+        """Close and forget this thread's connection (it broke); the next :meth:`get` opens a new one."""
+        conn: C | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            self._open = [(ref, other) for ref, other in self._open if other is not conn]
+        self._quiet_close(conn)
+
+    def close_all(self) -> None:
+        """Close every connection this process opened."""
+        with self._lock:
+            self.closed = True
+            conns, self._open = self._open, []
+        if self._pid == os.getpid():
+            for _, conn in conns:
+                self._quiet_close(conn)
+        self._local = threading.local()
+
+    def _quiet_close(self, conn: C) -> None:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail; it is gone anyway
+            self._closer(conn)
+
+
+class Store(ABC):
+    """The persistence layer: post-ID ledger, job queue, key/value and feed-seen tables.
+
+    Obtain one with :func:`bot.store.connect`. Safe to share between threads; several processes (and,
+    on PostgreSQL, several hosts) may use the same database at once. Worker names passed to
+    :meth:`claim` must be unique per running worker (host and pid, say): ownership is checked by name.
+    """
+
+    dialect: ClassVar[str]
+    url_display: str
+    _skip_locked: ClassVar[str] = ""
+
+    # -- what a dialect provides --------------------------------------------------------------------
+
+    @abstractmethod
+    def _transaction(self, *, write: bool) -> AbstractContextManager[Tx]:
+        """One transaction, committed on success; exclusive against other writers when ``write``."""
+
+    @abstractmethod
+    def _now(self, tx: Tx) -> datetime:
+        """The current time (aware UTC) by the clock every user of this database shares."""
+
+    @abstractmethod
+    def _ts(self, value: datetime | None) -> Any:
+        """A datetime as a query parameter."""
+
+    @abstractmethod
+    def _read_ts(self, raw: Any) -> datetime:
+        """A stored datetime back as aware UTC."""
+
+    @abstractmethod
+    def _json(self, value: Any) -> Any:
+        """A JSON value as a query parameter (Python None becomes SQL NULL)."""
+
+    @abstractmethod
+    def _read_json(self, raw: Any) -> Any:
+        """A stored JSON value back as Python data."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection; the store cannot be used afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url_display}>"
+
+    # -- ledger -------------------------------------------------------------------------------------
+
+    def ledger_part(
+        self,
+        article_key: str,
+        platform: str,
+        account: str,
+        part: int,
+        generation: int,
+        *,
+        idempotency_key: str,
+        text: str,
+    ) -> LedgerRow:
+        """The row for this post part, inserted as ``pending`` if there is none yet.
+
+        Race-safe: concurrent callers all get the one row. An existing row keeps its own
+        idempotency key and text (the first writer's), so retries always reuse the first key.
+        """
+        key = (article_key, platform, account, part, generation)
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            tx.run(
+                "INSERT INTO ledger (article_key, platform, account, part, generation, idempotency_key, "
+                "state, attempts, text, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+                "ON CONFLICT (article_key, platform, account, part, generation) DO NOTHING",
+                (*key, idempotency_key, text, now, now),
+            )
+            row = tx.one(
+                f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE article_key = ? AND platform = ? AND account = ? "
+                "AND part = ? AND generation = ?",
+                key,
+            )
+        assert row is not None  # just inserted or already there; ledger rows are never deleted
+        return self._ledger(row)
+
+    def ledger_begin(self, row_id: int, *, prepared: dict[str, Any] | None) -> LedgerRow:
+        """Mark a part ``sending`` (attempts + 1) and commit, before the platform call.
+
+        ``prepared`` is stored only if the row has none yet: request data fixed on the first attempt
+        (a Bluesky rkey, say) is never replaced, and the returned row carries the fixed one.
+        Raises :class:`AlreadyPublished` for a published row, ``LookupError`` for an unknown id.
+        """
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                "UPDATE ledger SET state = 'sending', attempts = attempts + 1, "
+                "prepared = COALESCE(prepared, ?), updated_at = ? "
+                f"WHERE id = ? AND state <> 'published' RETURNING {LEDGER_COLUMNS}",
+                (self._json(prepared), now, row_id),
+            )
+            if row is None:
+                self._refuse(tx, row_id)
+        assert row is not None
+        return self._ledger(row)
+
+    def ledger_publish(
+        self, row_id: int, *, post_id: str, post_url: str | None, ref: dict[str, Any] | None
+    ) -> LedgerRow:
+        """Record the platform's post ID and URL: the part is ``published``.
+
+        ``last_error`` is kept, as the history of what happened before success.
+        """
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                "UPDATE ledger SET state = 'published', post_id = ?, post_url = ?, ref = ?, updated_at = ? "
+                f"WHERE id = ? RETURNING {LEDGER_COLUMNS}",
+                (post_id, post_url, self._json(ref), now, row_id),
+            )
+        if row is None:
+            raise LookupError(f"ledger row {row_id} does not exist")
+        return self._ledger(row)
+
+    def ledger_fail(self, row_id: int, *, error: str, state: str = "failed") -> LedgerRow:
+        """Record a failed attempt: ``failed`` (for good), ``unknown`` (may have posted) or ``pending``
+        (deferred, e.g. rate-limited past the run). A published row is never downgraded."""
+        if state not in LEDGER_FAIL_STATES:
+            raise ValueError(f"ledger_fail state must be one of {sorted(LEDGER_FAIL_STATES)}, got {state!r}")
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                "UPDATE ledger SET state = ?, last_error = ?, updated_at = ? "
+                f"WHERE id = ? AND state <> 'published' RETURNING {LEDGER_COLUMNS}",
+                (state, error, now, row_id),
+            )
+            if row is None:
+                self._refuse(tx, row_id)
+        assert row is not None
+        return self._ledger(row)
+
+    def ledger_rows(self, article_key: str | None = None) -> list[LedgerRow]:
+        """Every ledger row (or one article's), ordered by article, platform, account, generation, part."""
+        where, params = ("WHERE article_key = ? ", (article_key,)) if article_key is not None else ("", ())
+        with self._transaction(write=False) as tx:
+            rows = tx.all(
+                f"SELECT {LEDGER_COLUMNS} FROM ledger {where}"
+                "ORDER BY article_key, platform, account, generation, part",
+                params,
+            )
+        return [self._ledger(r) for r in rows]
+
+    def ledger_generation(self, article_key: str, platform: str, account: str) -> int:
+        """The highest generation recorded for this article on this account; 0 when there is none."""
+        with self._transaction(write=False) as tx:
+            row = tx.one(
+                "SELECT COALESCE(MAX(generation), 0) FROM ledger WHERE article_key = ? AND platform = ? "
+                "AND account = ?",
+                (article_key, platform, account),
+            )
+        return int(row[0]) if row else 0
+
+    def _refuse(self, tx: Tx, row_id: int) -> None:
+        row = tx.one(f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE id = ?", (row_id,))
+        if row is None:
+            raise LookupError(f"ledger row {row_id} does not exist")
+        raise AlreadyPublished(self._ledger(row))
+
+    def _ledger(self, r: tuple[Any, ...]) -> LedgerRow:
+        return LedgerRow(
+            id=int(r[0]),
+            article_key=r[1],
+            platform=r[2],
+            account=r[3],
+            part=int(r[4]),
+            generation=int(r[5]),
+            idempotency_key=r[6],
+            state=r[7],
+            attempts=int(r[8]),
+            last_error=r[9],
+            post_id=r[10],
+            post_url=r[11],
+            ref=self._read_json(r[12]),
+            prepared=self._read_json(r[13]),
+            text=r[14],
+            created_at=self._read_ts(r[15]),
+            updated_at=self._read_ts(r[16]),
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        *,
+        article: dict[str, Any],
+        article_key: str,
+        targets: list[str],
+        run_at: datetime,
+        dedupe_key: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Queue a job; returns ``(job, created)``.
+
+        With a ``dedupe_key``, the one job ever enqueued under that key is returned (``created`` False)
+        whatever its state: a webhook delivered twice, or by two hosts at once, queues one job.
+        """
+        run_at = utc(run_at, "run_at")
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) "
+                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
+                (
+                    self._json(article),
+                    article_key,
+                    self._json(list(targets)),
+                    self._ts(run_at),
+                    dedupe_key,
+                    now,
+                    now,
+                ),
+            )
+            if row is not None:
+                return self._job(row), True
+            row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+        if row is None:  # cannot happen: jobs are never deleted and the conflict was on this key
+            raise StoreError(f"job with dedupe key {dedupe_key!r} conflicted but cannot be read")
+        return self._job(row), False
+
+    def claim(self, worker: str, *, lease_seconds: float, now: datetime | None = None) -> Job | None:
+        """Take the next due job for ``worker`` and lease it for ``lease_seconds``; None when idle.
+
+        First a running job whose lease ran out (its worker died), then the queued job with the oldest
+        ``run_at`` that is due. ``attempts`` counts every claim, so a job that keeps killing its
+        worker shows it. While a lease is valid no other worker can claim the job.
+        """
+        with self._transaction(write=True) as tx:
+            at = utc(now, "now") if now is not None else self._now(tx)
+            found = tx.one(
+                "SELECT id FROM jobs WHERE state = 'running' AND lease_until < ? "
+                f"ORDER BY lease_until, id LIMIT 1{self._skip_locked}",
+                (self._ts(at),),
+            ) or tx.one(
+                "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? "
+                f"ORDER BY run_at, id LIMIT 1{self._skip_locked}",
+                (self._ts(at),),
+            )
+            if found is None:
+                return None
+            row = tx.one(
+                "UPDATE jobs SET state = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, "
+                f"updated_at = ? WHERE id = ? RETURNING {JOB_COLUMNS}",
+                (worker, self._ts(at + timedelta(seconds=lease_seconds)), self._ts(at), found[0]),
+            )
+        assert row is not None  # the row is locked by this transaction
+        return self._job(row)
+
+    def heartbeat(self, job_id: int, worker: str, *, lease_seconds: float) -> bool:
+        """Extend the lease to now + ``lease_seconds`` if ``worker`` still holds the job."""
+        with self._transaction(write=True) as tx:
+            now = self._now(tx)
+            changed = tx.run(
+                "UPDATE jobs SET lease_until = ?, updated_at = ? "
+                "WHERE id = ? AND worker = ? AND state = 'running'",
+                (self._ts(now + timedelta(seconds=lease_seconds)), self._ts(now), job_id, worker),
+            )
+        return changed == 1
+
+    def finish(self, job_id: int, worker: str, *, state: str, error: str | None = None) -> bool:
+        """End a job as ``done`` or ``failed``; False (and no change) if ``worker`` no longer holds it."""
+        if state not in ("done", "failed"):
+            raise ValueError(f"finish state must be 'done' or 'failed', got {state!r}")
+        return self._owned_update(
+            job_id, worker, "state = ?, last_error = ?, lease_until = NULL", (state, error)
+        )
+
+    def reschedule(
+        self,
+        job_id: int,
+        worker: str,
+        *,
+        run_at: datetime,
+        error: str | None = None,
+        targets: list[str] | None = None,
+    ) -> bool:
+        """Queue a held job again for ``run_at``, optionally narrowed to the ``targets`` still to do.
+
+        ``attempts`` is kept, so a worker can give up after N tries. False if ``worker`` lost the job.
+        """
+        assignments = "state = 'queued', run_at = ?, last_error = ?, worker = NULL, lease_until = NULL"
+        params: tuple[Any, ...] = (self._ts(utc(run_at, "run_at")), error)
+        if targets is not None:
+            assignments += ", targets = ?"
+            params += (self._json(list(targets)),)
+        return self._owned_update(job_id, worker, assignments, params)
+
+    def release(self, job_id: int, worker: str) -> bool:
+        """Hand a held job back unfinished (the worker is shutting down): queued, due at once.
+
+        The interrupted claim is not counted (``attempts`` - 1): a graceful shutdown is not a failure.
+        ``run_at`` is kept (it is already due), so the job keeps its place at the head of the queue.
+        """
+        return self._owned_update(
+            job_id,
+            worker,
+            "state = 'queued', worker = NULL, lease_until = NULL, "
+            "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+            (),
+        )
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a queued job; False if it is running, finished or unknown."""
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                "UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'queued'",
+                (now, job_id),
+            )
+        return changed == 1
+
+    def retry(self, job_id: int) -> bool:
+        """Queue a failed or cancelled job again, due now, with ``attempts`` reset to 0."""
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                "UPDATE jobs SET state = 'queued', run_at = ?, attempts = 0, worker = NULL, "
+                "lease_until = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')",
+                (now, now, job_id),
+            )
+        return changed == 1
+
+    def get_job(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+        with self._transaction(write=False) as tx:
+            row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return self._job(row) if row is not None else None
+
+    def list_jobs(self, *, include_finished: bool = False) -> list[Job]:
+        """Jobs in the order they will run (``run_at``, then id); queued and running only by default."""
+        where = "" if include_finished else "WHERE state IN ('queued', 'running') "
+        with self._transaction(write=False) as tx:
+            rows = tx.all(f"SELECT {JOB_COLUMNS} FROM jobs {where}ORDER BY run_at, id")
+        return [self._job(r) for r in rows]
+
+    def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each state (every state present, zeros included)."""
+        with self._transaction(write=False) as tx:
+            rows = tx.all("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        counts = dict.fromkeys(JOB_STATES, 0)
+        counts.update({state: int(n) for state, n in rows})
+        return counts
+
+    def _owned_update(self, job_id: int, worker: str, assignments: str, params: tuple[Any, ...]) -> bool:
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                f"UPDATE jobs SET {assignments}, updated_at = ? "
+                "WHERE id = ? AND worker = ? AND state = 'running'",
+                (*params, now, job_id, worker),
+            )
+        return changed == 1
+
+    def _job(self, r: tuple[Any, ...]) -> Job:
+        return Job(
+            id=int(r[0]),
+            article=self._read_json(r[1]),
+            article_key=r[2],
+            targets=list(self._read_json(r[3])),
+            run_at=self._read_ts(r[4]),
+            state=r[5],
+            attempts=int(r[6]),
+            lease_until=self._read_ts(r[7]) if r[7] is not None else None,
+            worker=r[8],
+            last_error=r[9],
+            dedupe_key=r[10],
+            created_at=self._read_ts(r[11]),
+            updated_at=self._read_ts(r[12]),
+        )
+
+    # -- small tables -------------------------------------------------------------------------------
+
+    def kv_get(self, key: str) -> Any | None:
+        """The JSON value stored under ``key``; None when absent or expired."""
+        with self._transaction(write=False) as tx:
+            row = tx.one(
+                "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (key, self._ts(self._now(tx))),
+            )
+        return self._read_json(row[0]) if row is not None else None
+
+    def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None:
+        """Store a JSON-serialisable ``value`` under ``key``, expiring after ``ttl_seconds`` if given.
+
+        Expired entries are deleted here, so the table does not grow without bound.
+        """
+        with self._transaction(write=True) as tx:
+            now = self._now(tx)
+            expires = now + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
+            tx.run("DELETE FROM kv WHERE expires_at <= ?", (self._ts(now),))
+            tx.run(
+                "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+                "updated_at = excluded.updated_at",
+                (key, self._json(value), self._ts(expires), self._ts(now)),
+            )
+
+    def feed_seen(self, feed_url: str, keys: list[str]) -> set[str]:
+        """Which of ``keys`` (feed item ids) were already marked seen for ``feed_url``."""
+        seen: set[str] = set()
+        with self._transaction(write=False) as tx:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                marks = ", ".join("?" * len(chunk))
+                rows = tx.all(
+                    f"SELECT item_key FROM feed_seen WHERE feed_url = ? AND item_key IN ({marks})",
+                    (feed_url, *chunk),
+                )
+                seen.update(r[0] for r in rows)
+        return seen
+
+    def feed_mark(self, feed_url: str, keys: list[str]) -> None:
+        """Mark ``keys`` seen for ``feed_url`` (marking twice is harmless)."""
+        if not keys:
+            return
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            tx.many(
+                "INSERT INTO feed_seen (feed_url, item_key, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (feed_url, item_key) DO NOTHING",
+                [(feed_url, k, now) for k in dict.fromkeys(keys)],
+            )
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]

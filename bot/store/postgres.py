@@ -1,0 +1,161 @@
+"""PostgreSQL backend (psycopg 3): many workers on many hosts sharing one queue and one ledger.
+
+One connection per thread, autocommit off, one explicit transaction per operation. Jobs are claimed
+with ``SELECT ... FOR UPDATE SKIP LOCKED`` so workers never wait on each other or take the same job.
+Time comes from the server (``now()``), so leases mean the same thing on every host whatever their
+clocks say. JSON is JSONB, datetimes are timestamptz. Migrations run under an advisory lock keyed on
+the schema, so workers starting together apply each migration once. psycopg is imported only here,
+and this module only when a ``postgresql://`` URL is used.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from bot.errors import ConfigError
+from bot.store import migrations
+from bot.store.base import PerThread, Store, Tx, redact_url, scrub, url_password
+from bot.store.models import StoreError
+
+CONNECT_TIMEOUT_SECONDS = 10
+_Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@functools.lru_cache(maxsize=256)
+def _pg_sql(sql: str) -> str:
+    """The store's ``?`` placeholders as psycopg's ``%s`` (the store's SQL holds no literal % or ?)."""
+    return sql.replace("?", "%s")
+
+
+class _PgTx:
+    """:class:`~bot.store.base.Tx` over one psycopg cursor."""
+
+    def __init__(self, cur: psycopg.Cursor[tuple[Any, ...]]) -> None:
+        self._cur = cur
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        self._cur.execute(_pg_sql(sql), params)
+        return self._cur.fetchone() if self._cur.description is not None else None
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        self._cur.execute(_pg_sql(sql), params)
+        return self._cur.fetchall()
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        self._cur.execute(_pg_sql(sql), params)
+        return self._cur.rowcount
+
+    def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._cur.executemany(_pg_sql(sql), rows)
+
+
+class PostgresStore(Store):
+    """The :class:`~bot.store.base.Store` on PostgreSQL."""
+
+    dialect: ClassVar[str] = "postgresql"
+    _skip_locked: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._password = url_password(url)
+        self.url_display = redact_url(url)
+        self._conns: PerThread[_Conn] = PerThread(self._open, lambda c: c.close())
+        try:
+            self._conns.get()
+            self._migrate()
+        except psycopg.Error as exc:
+            self.close()
+            raise ConfigError(
+                f"cannot prepare database {self.url_display}: {self._clean(exc)}; check DATABASE_URL"
+            ) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def _clean(self, exc: BaseException) -> str:
+        return scrub(str(exc), self._password)
+
+    def _open(self) -> _Conn:
+        try:
+            return psycopg.connect(
+                self._url,
+                autocommit=False,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="crosspost",
+            )
+        except psycopg.Error as exc:
+            raise ConfigError(
+                f"cannot connect to database {self.url_display}: {self._clean(exc)}; "
+                "check DATABASE_URL and that PostgreSQL is running"
+            ) from exc
+
+    def _migrate(self) -> None:
+        try:
+            with self._transaction(write=True) as tx:
+                # Serialise concurrent starters on this schema; released at commit.
+                tx.one(
+                    "SELECT pg_advisory_xact_lock(hashtextextended("
+                    "'crosspost.migrate:' || COALESCE(current_schema(), ''), 0))"
+                )
+                if tx.one("SELECT current_schema()") == (None,):
+                    raise ConfigError(
+                        f"database {self.url_display}: no schema on the search_path exists; "
+                        "create it or fix options=-csearch_path in DATABASE_URL"
+                    )
+                migrations.apply_pending(tx, self.dialect, self._now(tx))
+        except migrations.SchemaTooNew as exc:
+            raise ConfigError(f"database {self.url_display}: {exc}") from exc
+        except StoreError as exc:
+            raise ConfigError(f"cannot prepare database {self.url_display}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+        conn = self._conns.get()
+        if conn.broken or conn.closed:
+            self._conns.discard()
+            conn = self._conns.get()
+        committing = False
+        try:
+            with conn.cursor() as cur:
+                try:
+                    yield _PgTx(cur)
+                except BaseException:
+                    if not conn.broken and not conn.closed:
+                        conn.rollback()
+                    raise
+            committing = True
+            conn.commit()
+        except psycopg.OperationalError as exc:
+            if conn.broken or conn.closed:
+                self._conns.discard()
+            outcome = "the commit may or may not have happened" if committing else "nothing was written"
+            raise StoreError(f"database {self.url_display}: {self._clean(exc)} ({outcome})") from exc
+
+    def _now(self, tx: Tx) -> datetime:
+        row = tx.one("SELECT now()")
+        assert row is not None
+        value: datetime = row[0]
+        return value.astimezone(UTC)
+
+    def _ts(self, value: datetime | None) -> Any:
+        return value
+
+    def _read_ts(self, raw: Any) -> datetime:
+        value: datetime = raw
+        return value.astimezone(UTC)
+
+    def _json(self, value: Any) -> Any:
+        return None if value is None else Jsonb(value)
+
+    def _read_json(self, raw: Any) -> Any:
+        return raw
+
+    def close(self) -> None:
+        self._conns.close_all()

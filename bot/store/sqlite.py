@@ -1,0 +1,170 @@
+"""SQLite backend: the default, one file shared by threads and processes on one machine.
+
+WAL journal (readers never block the writer), ``synchronous=FULL`` (a committed ledger row survives a
+power cut: losing a ``sending`` mark could mean posting twice), a 30 s busy timeout, one connection
+per thread, and every write in ``BEGIN IMMEDIATE`` so the write lock is taken up front: concurrent
+writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
+Datetimes are fixed-width ISO-8601 UTC text (so they compare correctly as text); JSON is text.
+``sqlite:///:memory:`` (tests) uses a single connection behind a lock, as each connection to
+``:memory:`` would otherwise be its own empty database.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from bot.errors import ConfigError
+from bot.store import migrations
+from bot.store.base import PerThread, Store, Tx
+from bot.store.models import StoreError
+
+BUSY_TIMEOUT_SECONDS = 30.0
+MEMORY = ":memory:"
+
+
+def parse_sqlite_url(url: str) -> str:
+    """The file path in ``sqlite:///abs/path.db`` (``~`` expanded), or ``:memory:``.
+
+    Raises ConfigError for anything else, e.g. a relative path or a host part.
+    """
+    rest = url.split(":", 1)[1] if ":" in url else ""
+    if not rest.startswith("//"):
+        raise ConfigError(f"bad SQLite URL {url!r}: write sqlite:///absolute/path.db")
+    path = unquote(rest[2:].split("?", 1)[0])
+    if path in ("/" + MEMORY, MEMORY):
+        return MEMORY
+    if path.startswith("/~"):
+        path = str(Path(path[1:]).expanduser())
+    if not path.startswith("/") or path.rstrip("/") == "":
+        raise ConfigError(
+            f"bad SQLite URL {url!r}: the path must be absolute, e.g. sqlite:///var/lib/crosspost.db"
+        )
+    return "/" + path.lstrip("/")
+
+
+class _SqliteTx:
+    """:class:`~bot.store.base.Tx` over one sqlite3 connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        return self._conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._conn.executemany(sql, rows)
+
+
+class SQLiteStore(Store):
+    """The :class:`~bot.store.base.Store` on a SQLite file (or ``:memory:``)."""
+
+    dialect: ClassVar[str] = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.path = parse_sqlite_url(url)
+        self.url_display = url
+        self._memory = self.path == MEMORY
+        self._lock: threading.RLock | None = threading.RLock() if self._memory else None
+        if not self._memory:
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the directory for database {self.path}: {exc.strerror}; "
+                    "set DATABASE_URL to a writable place"
+                ) from exc
+        self._conns: PerThread[sqlite3.Connection] = PerThread(self._open, lambda c: c.close())
+        self._shared = self._open() if self._memory else None
+        try:
+            self._migrate()
+        except ConfigError:
+            self.close()
+            raise
+        except (sqlite3.Error, StoreError) as exc:
+            self.close()
+            raise ConfigError(f"cannot open database {self.path}: {exc}; check DATABASE_URL") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            if not self._memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open database {self.path}: {exc}; check DATABASE_URL") from exc
+        return conn
+
+    def _migrate(self) -> None:
+        try:
+            with self._transaction(write=True) as tx:
+                migrations.apply_pending(tx, self.dialect, self._ts(self._now(tx)))
+        except migrations.SchemaTooNew as exc:
+            raise ConfigError(f"database {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+        with self._lock if self._lock is not None else nullcontext():
+            conn = self._shared if self._shared is not None else self._conns.get()
+            if self._conns.closed:
+                raise StoreError("the store is closed")
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"database {self.path}: {exc} (nothing was written)") from exc
+            try:
+                yield _SqliteTx(conn)
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"database {self.path}: {exc} (the transaction was rolled back)") from exc
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"database {self.path}: commit failed: {exc} (nothing was written)") from exc
+
+    def _now(self, tx: Tx) -> datetime:
+        return datetime.now(UTC)
+
+    def _ts(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def _read_ts(self, raw: Any) -> datetime:
+        return datetime.fromisoformat(raw).astimezone(UTC)
+
+    def _json(self, value: Any) -> Any:
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def _read_json(self, raw: Any) -> Any:
+        return None if raw is None else json.loads(raw)
+
+    def close(self) -> None:
+        self._conns.close_all()
+        if self._shared is not None:
+            self._shared.close()

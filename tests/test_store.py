@@ -1,0 +1,571 @@
+"""The store on both backends: ledger, job queue, small tables, migrations, and their races."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.store import AlreadyPublished, Store, connect, default_database_url
+
+PG_URL = os.environ.get("CROSSPOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _pg_admin() -> Any:
+    """A psycopg connection to the test server, or skip/fail the test when it is unreachable."""
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL not reachable at CROSSPOST_TEST_PG={PG_URL}: {' '.join(str(exc).split())}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to a fresh, empty database: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'crosspost.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL to a fresh PostgreSQL schema (via search_path), dropped after the test."""
+    admin = _pg_admin()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield _with_search_path(PG_URL, schema)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """An open store on a fresh database."""
+    s = connect(db_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _part(store: Store, article: str = "a1", part: int = 0, generation: int = 0, key: str = "k0") -> Any:
+    return store.ledger_part(article, "mastodon", "default", part, generation, idempotency_key=key, text="hi")
+
+
+def _enqueue(store: Store, *, run_at: datetime = T0, dedupe_key: str | None = None, key: str = "a1") -> Any:
+    job, _ = store.enqueue(
+        article={"title": "T", "url": "https://example.com/a"},
+        article_key=key,
+        targets=["x:default", "mastodon:default"],
+        run_at=run_at,
+        dedupe_key=dedupe_key,
+    )
+    return job
+
+
+def _schema_versions(url: str) -> list[int]:
+    s = connect(url)
+    try:
+        with s._transaction(write=False) as tx:
+            return [int(r[0]) for r in tx.all("SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        s.close()
+
+
+def _spawn(target: Callable[..., None], args_per_proc: list[tuple[Any, ...]]) -> list[Any]:
+    """Run ``target(queue, barrier, *args)`` in fresh processes started together; collect one result each."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    barrier = ctx.Barrier(len(args_per_proc))
+    procs = [ctx.Process(target=target, args=(queue, barrier, *a)) for a in args_per_proc]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    return results
+
+
+def _connect_in_process(queue: Any, barrier: Any, url: str) -> None:
+    barrier.wait()
+    try:
+        connect(url).close()
+        queue.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        queue.put(repr(exc))
+
+
+def _claim_loop(queue: Any, barrier: Any, url: str, worker: str) -> None:
+    store = connect(url)
+    barrier.wait()
+    claimed = []
+    try:
+        while (job := store.claim(worker, lease_seconds=300)) is not None:
+            claimed.append(job.id)
+            assert store.finish(job.id, worker, state="done")
+        queue.put((worker, claimed))
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        queue.put((worker, repr(exc)))
+    finally:
+        store.close()
+
+
+# -- connecting and migrations ---------------------------------------------------------------------
+
+
+def test_migrations_are_idempotent(db_url: str) -> None:
+    """Connecting again applies nothing new: one schema_version row per migration."""
+    connect(db_url).close()
+    connect(db_url).close()
+    assert _schema_versions(db_url) == [1]
+
+
+def test_migrations_concurrent_processes(db_url: str) -> None:
+    """Four processes connecting to a fresh database at once all succeed and migrate once."""
+    results = _spawn(_connect_in_process, [(db_url,)] * 4)
+    assert results == ["ok"] * 4
+    assert _schema_versions(db_url) == [1]
+
+
+def test_sqlite_uses_wal_and_busy_timeout(tmp_path: Path) -> None:
+    """A SQLite store runs in WAL mode (readers never block the writer)."""
+    path = tmp_path / "w.db"
+    connect(f"sqlite://{path}").close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_sqlite_memory_is_one_database_across_threads() -> None:
+    """sqlite:///:memory: is shared by every thread of the store (not one empty database per thread)."""
+    s = connect("sqlite:///:memory:")
+    row = _part(s)
+    seen: list[int] = []
+    t = threading.Thread(target=lambda: seen.append(len(s.ledger_rows())))
+    t.start()
+    t.join()
+    assert seen == [1] and s.ledger_rows()[0].id == row.id
+    s.close()
+
+
+def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:
+    """A SQLite path in a missing directory is created, as the default state directory may not exist."""
+    path = tmp_path / "deep" / "er" / "x.sqlite3"
+    connect(f"sqlite://{path}").close()
+    assert path.exists()
+
+
+def test_default_database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """DATABASE_URL wins; without it the default is crosspost.sqlite3 under the user state dir."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    assert default_database_url() == "postgresql://u@h/db"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state dir"))
+    url = default_database_url()
+    assert url.startswith("sqlite:///") and url.endswith("/crosspost/crosspost.sqlite3")
+    s = connect(url)
+    assert s.url_display == url
+    s.close()
+    assert (tmp_path / "state dir" / "crosspost" / "crosspost.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://root:hunter2@127.0.0.1/db",
+        "postgresql://postgres:hunter2@127.0.0.1:1/test",
+        "postgresql://postgres@127.0.0.1:1/test?password=hunter2",
+        "postgres://postgres:hunter2@127.0.0.1:notaport/test",
+        "sqlite://relative/path.db",
+        "sqlite:relative.db",
+        "nonsense",
+    ],
+)
+def test_bad_url_is_one_line_config_error_without_password(url: str) -> None:
+    """A URL that cannot be used is a one-line ConfigError that never shows the password."""
+    with pytest.raises(ConfigError) as info:
+        connect(url)
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert "\n" not in message
+    assert message
+
+
+@pytest.mark.postgres
+def test_url_display_hides_password(pg_url: str) -> None:
+    """url_display keeps the host and database but not the password."""
+    s = connect(pg_url.replace("postgres@", "postgres:hunter2@"))  # trust auth ignores the password
+    assert "hunter2" not in s.url_display and "postgres:***@127.0.0.1" in s.url_display
+    assert "hunter2" not in repr(s)
+    s.close()
+
+
+def test_import_loads_no_database_driver() -> None:
+    """Importing bot.store does not import psycopg (SQLite users never load it)."""
+    code = "import sys, bot.store; sys.exit('psycopg' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], check=False)
+    assert done.returncode == 0
+
+
+# -- ledger ----------------------------------------------------------------------------------------
+
+
+def test_ledger_part_inserts_pending_then_returns_same_row(store: Store) -> None:
+    """The first call inserts a pending row; later calls return it, keeping the first idempotency key."""
+    first = _part(store, key="key-1")
+    again = _part(store, key="key-2")
+    assert first.state == "pending" and first.attempts == 0 and first.text == "hi"
+    assert again.id == first.id and again.idempotency_key == "key-1"
+    assert first.created_at.tzinfo is not None and first.created_at.utcoffset() == timedelta(0)
+
+
+def test_ledger_part_race_from_threads_gives_one_row(store: Store) -> None:
+    """Eight threads getting-or-inserting the same part at once all get the one row."""
+    barrier = threading.Barrier(8)
+
+    def worker(i: int) -> int:
+        barrier.wait()
+        return int(_part(store, key=f"key-{i}").id)
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(worker, range(8)))
+    assert len(ids) == 1
+    assert len(store.ledger_rows("a1")) == 1
+
+
+def test_ledger_begin_never_overwrites_prepared(store: Store) -> None:
+    """begin stores prepared once; a retry's different prepared is ignored and the first one returned."""
+    row = _part(store)
+    first = store.ledger_begin(row.id, prepared={"rkey": "3kabc", "createdAt": "2030-01-01T00:00:00Z"})
+    assert first.state == "sending" and first.attempts == 1
+    store.ledger_fail(row.id, error="timeout after send", state="unknown")
+    second = store.ledger_begin(row.id, prepared={"rkey": "OTHER"})
+    assert second.prepared == {"rkey": "3kabc", "createdAt": "2030-01-01T00:00:00Z"}
+    assert second.attempts == 2
+
+
+def test_ledger_begin_none_then_prepared(store: Store) -> None:
+    """A begin without prepared leaves it NULL, so a later begin can still fix it."""
+    row = _part(store)
+    assert store.ledger_begin(row.id, prepared=None).prepared is None
+    assert store.ledger_begin(row.id, prepared={"a": 1}).prepared == {"a": 1}
+
+
+def test_ledger_publish_and_fail_states(store: Store) -> None:
+    """publish records id, url and ref; fail records the error; a published row cannot be resent."""
+    row = _part(store)
+    store.ledger_begin(row.id, prepared=None)
+    failed = store.ledger_fail(row.id, error="503", state="pending")
+    assert failed.state == "pending" and failed.last_error == "503"
+    store.ledger_begin(row.id, prepared=None)
+    done = store.ledger_publish(row.id, post_id="111", post_url="https://m.example/@a/111", ref={"id": "111"})
+    assert (done.state, done.post_id, done.post_url, done.ref) == (
+        "published",
+        "111",
+        "https://m.example/@a/111",
+        {"id": "111"},
+    )
+    with pytest.raises(AlreadyPublished) as info:
+        store.ledger_begin(row.id, prepared=None)
+    assert info.value.row.post_id == "111"
+    with pytest.raises(AlreadyPublished):
+        store.ledger_fail(row.id, error="late", state="failed")
+    assert store.ledger_rows()[0].state == "published"
+    with pytest.raises(ValueError):
+        store.ledger_fail(row.id, error="x", state="published")
+    with pytest.raises(LookupError):
+        store.ledger_begin(9999, prepared=None)
+
+
+def test_ledger_generation_and_ordering(store: Store) -> None:
+    """generation is the highest present (0 when none); rows come ordered by key then generation, part."""
+    assert store.ledger_generation("a1", "mastodon", "default") == 0
+    _part(store, generation=1, part=1)
+    _part(store, generation=1, part=0)
+    _part(store, generation=0, part=0)
+    _part(store, article="a0", generation=3)
+    assert store.ledger_generation("a1", "mastodon", "default") == 1
+    assert store.ledger_generation("a1", "x", "default") == 0
+    order = [(r.article_key, r.generation, r.part) for r in store.ledger_rows()]
+    assert order == [("a0", 3, 0), ("a1", 0, 0), ("a1", 1, 0), ("a1", 1, 1)]
+    assert [r.article_key for r in store.ledger_rows("a0")] == ["a0"]
+
+
+def test_ledger_unicode_and_json_round_trip(store: Store) -> None:
+    """Text and JSON keep non-ASCII content and nesting exactly."""
+    row = store.ledger_part("a", "bluesky", "me", 0, 0, idempotency_key="k", text="Grüße 👋🏽 #日本")
+    prepared = {"facets": [{"index": {"byteStart": 0, "byteEnd": 8}}], "n": 1.5, "ok": True, "none": None}
+    got = store.ledger_begin(row.id, prepared=prepared)
+    assert got.text == "Grüße 👋🏽 #日本" and got.prepared == prepared
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+
+def test_enqueue_dedupe(store: Store) -> None:
+    """A second enqueue with the same dedupe key returns the first job; without a key each is new."""
+    job, created = store.enqueue(article={"t": 1}, article_key="a", targets=["x"], run_at=T0, dedupe_key="d")
+    again, created_again = store.enqueue(
+        article={"t": 2}, article_key="a", targets=["y"], run_at=T0, dedupe_key="d"
+    )
+    assert created and not created_again and again.id == job.id and again.article == {"t": 1}
+    assert _enqueue(store).id != _enqueue(store).id
+    assert job.targets == ["x"] and job.state == "queued" and job.run_at == T0
+
+
+def test_enqueue_dedupe_race_from_threads(store: Store) -> None:
+    """Fifty threads enqueueing with one dedupe key at once create exactly one job."""
+    barrier = threading.Barrier(50)
+
+    def worker(_: int) -> tuple[int, bool]:
+        barrier.wait()
+        job, created = store.enqueue(
+            article={"t": 1}, article_key="a", targets=["x"], run_at=T0, dedupe_key="same"
+        )
+        return job.id, created
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(worker, range(50)))
+    assert len({job_id for job_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert len(store.list_jobs(include_finished=True)) == 1
+
+
+def test_enqueue_refuses_naive_datetime(store: Store) -> None:
+    """run_at must be timezone-aware: a naive one would be read in an unknown zone."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _enqueue(store, run_at=datetime(2030, 1, 1))
+
+
+def test_claim_respects_run_at(store: Store) -> None:
+    """A job is not claimed before run_at, and is once due; claiming sets owner, lease and attempts."""
+    job = _enqueue(store)
+    assert store.claim("w1", lease_seconds=60, now=T0 - timedelta(seconds=1)) is None
+    got = store.claim("w1", lease_seconds=60, now=T0)
+    assert got is not None and got.id == job.id
+    assert (got.state, got.worker, got.attempts) == ("running", "w1", 1)
+    assert got.lease_until == T0 + timedelta(seconds=60)
+    assert store.claim("w2", lease_seconds=60, now=T0 + timedelta(seconds=59)) is None
+
+
+def test_claim_takes_oldest_due_first(store: Store) -> None:
+    """Due jobs are claimed in run_at order, whatever order they were enqueued in."""
+    late = _enqueue(store, run_at=T0)
+    early = _enqueue(store, run_at=T0 - timedelta(hours=1))
+    first = store.claim("w", lease_seconds=60, now=T0)
+    second = store.claim("w", lease_seconds=60, now=T0)
+    assert first is not None and second is not None
+    assert [first.id, second.id] == [early.id, late.id]
+
+
+def test_expired_lease_is_reclaimed_and_old_owner_locked_out(store: Store) -> None:
+    """A crashed worker's job is claimed by another after the lease; the old owner can no longer touch it."""
+    job = _enqueue(store)
+    assert store.claim("dead", lease_seconds=30, now=T0) is not None
+    assert store.claim("alive", lease_seconds=30, now=T0 + timedelta(seconds=29)) is None
+    again = store.claim("alive", lease_seconds=30, now=T0 + timedelta(seconds=31))
+    assert again is not None and again.id == job.id and again.worker == "alive" and again.attempts == 2
+    assert not store.heartbeat(job.id, "dead", lease_seconds=30)
+    assert not store.finish(job.id, "dead", state="done")
+    assert not store.reschedule(job.id, "dead", run_at=T0)
+    assert not store.release(job.id, "dead")
+    assert store.finish(job.id, "alive", state="done")
+    assert store.get_job(job.id).state == "done"  # type: ignore[union-attr]
+
+
+def test_heartbeat_extends_lease(store: Store) -> None:
+    """heartbeat moves lease_until forward (from the store's clock) for the owner."""
+    job = _enqueue(store, run_at=datetime.now(UTC) - timedelta(seconds=5))
+    claimed = store.claim("w", lease_seconds=1)
+    assert claimed is not None and claimed.lease_until is not None
+    assert store.heartbeat(job.id, "w", lease_seconds=3600)
+    lease = store.get_job(job.id).lease_until  # type: ignore[union-attr]
+    assert lease is not None and lease > datetime.now(UTC) + timedelta(minutes=59)
+
+
+def test_finish_and_reschedule_only_by_owner(store: Store) -> None:
+    """finish and reschedule change a job only for the worker that holds it."""
+    job = _enqueue(store)
+    assert store.claim("owner", lease_seconds=60, now=T0) is not None
+    assert not store.finish(job.id, "other", state="done")
+    assert not store.reschedule(job.id, "other", run_at=T0)
+    later = T0 + timedelta(minutes=15)
+    assert store.reschedule(job.id, "owner", run_at=later, error="429 on x", targets=["x:default"])
+    got = store.get_job(job.id)
+    assert got is not None
+    assert (got.state, got.run_at, got.targets, got.last_error, got.worker, got.attempts) == (
+        "queued",
+        later,
+        ["x:default"],
+        "429 on x",
+        None,
+        1,
+    )
+    assert not store.finish(job.id, "owner", state="done")  # no longer held by anyone
+    assert store.claim("owner", lease_seconds=60, now=later) is not None
+    assert store.finish(job.id, "owner", state="failed", error="401")
+    got = store.get_job(job.id)
+    assert got is not None and (got.state, got.last_error, got.lease_until) == ("failed", "401", None)
+    with pytest.raises(ValueError):
+        store.finish(job.id, "owner", state="queued")
+
+
+def test_release_requeues_without_counting_attempt(store: Store) -> None:
+    """release puts the job back, due at once, and does not count the interrupted claim."""
+    job = _enqueue(store)
+    assert store.claim("w", lease_seconds=60, now=T0 + timedelta(minutes=1)) is not None
+    assert store.release(job.id, "w")
+    got = store.get_job(job.id)
+    assert got is not None and (got.state, got.attempts, got.worker, got.run_at) == ("queued", 0, None, T0)
+    assert store.claim("w2", lease_seconds=60, now=T0) is not None
+
+
+def test_cancel_and_retry_rules(store: Store) -> None:
+    """cancel works only on queued jobs; retry only on failed or cancelled ones, due now."""
+    queued = _enqueue(store)
+    assert store.cancel(queued.id)
+    assert not store.cancel(queued.id)
+    assert store.get_job(queued.id).state == "cancelled"  # type: ignore[union-attr]
+    assert store.retry(queued.id)
+    got = store.get_job(queued.id)
+    assert got is not None and got.state == "queued" and got.run_at <= datetime.now(UTC)
+    assert not store.retry(queued.id)  # queued: nothing to retry
+    assert store.cancel(queued.id)  # out of the way of the claims below
+
+    running = _enqueue(store, run_at=T0 - timedelta(days=1))
+    claimed = store.claim("w", lease_seconds=60, now=T0)
+    assert claimed is not None and claimed.id == running.id
+    assert not store.cancel(running.id) and not store.retry(running.id)
+    assert store.finish(running.id, "w", state="done")
+    assert not store.cancel(running.id) and not store.retry(running.id)
+
+    failed = _enqueue(store, run_at=T0 - timedelta(days=2))
+    assert store.claim("w", lease_seconds=60, now=T0) is not None
+    assert store.finish(failed.id, "w", state="failed", error="boom")
+    assert store.retry(failed.id)
+    got = store.get_job(failed.id)
+    assert got is not None and (got.state, got.attempts) == ("queued", 0)
+    assert not store.cancel(12345) and not store.retry(12345) and store.get_job(12345) is None
+
+
+def test_list_jobs_and_counts(store: Store) -> None:
+    """list_jobs hides finished jobs unless asked; job_counts reports every state."""
+    a = _enqueue(store, run_at=T0)
+    b = _enqueue(store, run_at=T0 - timedelta(hours=1))
+    c = _enqueue(store, run_at=T0 + timedelta(hours=1))
+    store.cancel(c.id)
+    assert [j.id for j in store.list_jobs()] == [b.id, a.id]
+    assert [j.id for j in store.list_jobs(include_finished=True)] == [b.id, a.id, c.id]
+    assert store.claim("w", lease_seconds=60, now=T0) is not None
+    assert store.job_counts() == {"queued": 1, "running": 1, "done": 0, "failed": 0, "cancelled": 1}
+
+
+def test_claim_from_threads_each_job_once(store: Store) -> None:
+    """Eight threads of one process claiming 80 jobs take each exactly once."""
+    for i in range(80):
+        _enqueue(store, key=f"a{i}", run_at=T0 - timedelta(seconds=i))
+    barrier = threading.Barrier(8)
+
+    def worker(n: int) -> list[int]:
+        barrier.wait()
+        got = []
+        while (job := store.claim(f"w{n}", lease_seconds=300, now=T0)) is not None:
+            got.append(job.id)
+        return got
+
+    with ThreadPoolExecutor(8) as pool:
+        claimed = [i for ids in pool.map(worker, range(8)) for i in ids]
+    assert len(claimed) == 80 and len(set(claimed)) == 80
+
+
+def test_claim_from_processes_each_job_once(db_url: str) -> None:
+    """Four processes claiming 200 jobs at once take each exactly once, and all 200 end done."""
+    s = connect(db_url)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    ids = {_enqueue(s, key=f"a{i}", run_at=past).id for i in range(200)}
+    results = _spawn(_claim_loop, [(db_url, f"proc{i}") for i in range(4)])
+    claimed: Counter[int] = Counter()
+    for worker, got in results:
+        assert isinstance(got, list), f"{worker}: {got}"
+        claimed.update(got)
+    assert set(claimed) == ids and set(claimed.values()) == {1}
+    assert s.job_counts()["done"] == 200
+    s.close()
+
+
+# -- small tables ----------------------------------------------------------------------------------
+
+
+def test_kv_set_get_overwrite_and_ttl(store: Store) -> None:
+    """kv returns JSON values, overwrites them, and forgets them once the ttl has passed."""
+    assert store.kv_get("missing") is None
+    store.kv_set("session:bluesky", {"jwt": "abc", "n": [1, 2]})
+    assert store.kv_get("session:bluesky") == {"jwt": "abc", "n": [1, 2]}
+    store.kv_set("session:bluesky", "replaced")
+    assert store.kv_get("session:bluesky") == "replaced"
+    store.kv_set("short", 42, ttl_seconds=-1)
+    assert store.kv_get("short") is None
+    store.kv_set("long", 42, ttl_seconds=3600)
+    assert store.kv_get("long") == 42
+    store.kv_set("long", 43)  # setting again without ttl makes it permanent
+    assert store.kv_get("long") == 43
+
+
+def test_kv_ttl_expires_in_real_time(store: Store) -> None:
+    """A value with a short ttl is readable at first and gone after it."""
+    import time
+
+    store.kv_set("blink", True, ttl_seconds=0.3)
+    assert store.kv_get("blink") is True
+    time.sleep(0.5)
+    assert store.kv_get("blink") is None
+
+
+def test_feed_seen_and_mark(store: Store) -> None:
+    """feed_seen reports exactly the keys marked for that feed; marking twice is harmless."""
+    feed = "https://blog.example/feed.xml"
+    assert store.feed_seen(feed, ["a", "b"]) == set()
+    store.feed_mark(feed, ["a", "b", "a"])
+    store.feed_mark(feed, ["b", "c"])
+    store.feed_mark(feed, [])
+    assert store.feed_seen(feed, ["a", "c", "d"]) == {"a", "c"}
+    assert store.feed_seen("https://other.example/feed", ["a"]) == set()
+    many = [f"item-{i}" for i in range(1200)]
+    store.feed_mark(feed, many[:700])
+    assert store.feed_seen(feed, many) == set(many[:700])
+
+
+def test_closed_store_refuses_use(db_url: str) -> None:
+    """A closed store raises a StoreError instead of reopening silently."""
+    from bot.store import StoreError
+
+    s = connect(db_url)
+    s.close()
+    with pytest.raises(StoreError):
+        s.job_counts()
