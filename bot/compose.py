@@ -1,0 +1,482 @@
+"""Article + templates + platform rules -> a Plan of fitted posts. Pure: no I/O besides reading templates.
+
+The fitter renders the platform's template and shortens, in this order, until the platform's own
+measure fits: the summary (at a sentence, then at a word with "…"), then the hashtags (from the last),
+then the title (at a word with "…"). The canonical link is never cut, and a hashtag is kept whole or
+dropped whole.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import regex
+
+from bot import text
+from bot.article import Article
+from bot.errors import ConfigError, InputError
+from bot.rules import RULES, PlatformRules
+
+ELLIPSIS = "…"
+LINK_POLICIES = ("always", "omit", "reply")
+
+_SENTENCE_END = regex.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+|(?<=[。！？])")
+_BLOCK_SPLIT = regex.compile(r"\n[ \t]*\n")
+_GRAPHEME = regex.compile(r"\X")
+_ATOMIC = regex.compile(r"^(?:https?://|www\.|[#$@])", regex.IGNORECASE)
+_TRAILING_PUNCT = regex.compile(r"[\s,;:–—\-(\[/]+$")
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """How posts are composed for one platform account (from crosspost.toml, flags and the instance)."""
+
+    link: str = "always"  # always | omit | reply (the link goes in a first reply)
+    utm: tuple[tuple[str, str], ...] = ()  # e.g. (("utm_source", "mastodon"),)
+    max_hashtags: int = 5
+    inline_hashtags: bool = True  # "#OpenAI" in the summary instead of repeating it at the end
+    thread: bool = False
+    max_parts: int = 10
+    limit: int | None = None  # the account's own limit (Mastodon instance), else the platform's
+    url_weight: int | None = None
+    image: bool = False  # attach the article's image (X, Mastodon); Bluesky uses it as the card's thumbnail
+
+    def __post_init__(self) -> None:
+        if self.link not in LINK_POLICIES:
+            raise ConfigError(f"link policy {self.link!r} is not one of {', '.join(LINK_POLICIES)}")
+        if self.max_parts < 1:
+            raise ConfigError(f"max_parts must be at least 1, not {self.max_parts}")
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    """One post as it will be sent: its text, its length by the platform's measure, and Bluesky extras."""
+
+    text: str
+    length: int
+    facets: tuple[dict[str, Any], ...] = ()
+    embed: dict[str, Any] | None = None
+    tags: tuple[str, ...] = ()  # Bluesky record tags (hashtags that did not fit in the text)
+    thumb_url: str | None = None  # the link card's image, fetched by the adapter
+
+    def to_json(self, rules: PlatformRules) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text, "length": self.length}
+        if rules.shortens_links or self.facets:
+            data["facets"] = list(self.facets)
+        if self.embed is not None:
+            data["embed"] = self.embed
+        if self.tags:
+            data["tags"] = list(self.tags)
+        return data
+
+
+@dataclass(frozen=True)
+class PlatformPlan:
+    platform: str
+    account: str
+    limit: int
+    posts: tuple[PlannedPost, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        rules = RULES[self.platform]
+        return {
+            "platform": self.platform,
+            "account": self.account,
+            "limit": self.limit,
+            "posts": [p.to_json(rules) for p in self.posts],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    article: Article
+    platforms: tuple[PlatformPlan, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.article
+        return {
+            "article": {"title": a.title, "url": a.url, "tags": list(a.tags), "lang": a.lang},
+            "platforms": [p.to_json() for p in self.platforms],
+        }
+
+
+# --- templates ------------------------------------------------------------------------------------
+
+
+def default_templates_dir() -> Path:
+    """``templates/`` of the checkout, or the copy shipped inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("the post templates are missing from this installation (templates/*.j2)")
+
+
+@functools.lru_cache(maxsize=16)
+def _template(templates_dir: str, platform: str) -> Callable[..., str]:
+    import jinja2
+
+    path = Path(templates_dir) / f"{platform}.j2"
+    if not path.is_file():
+        raise ConfigError(f"no template {path}: a templates directory needs {platform}.j2")
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
+    try:
+        template = env.from_string(path.read_text(encoding="utf-8"))
+    except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", "?")
+        raise ConfigError(f"template {path} line {line}: {exc}") from None
+    return template.render
+
+
+def _render(render: Callable[..., str], **fields: Any) -> str:
+    try:
+        raw = render(**fields)
+    except Exception as exc:  # a user's template can fail in many ways: one line, no traceback
+        raise ConfigError(f"template failed to render: {exc}") from None
+    blocks = (b.strip() for b in _BLOCK_SPLIT.split(raw.replace("\r\n", "\n")))
+    lines = ("\n".join(line.rstrip() for line in b.splitlines()) for b in blocks if b)
+    return "\n\n".join(lines)
+
+
+# --- text cutting ---------------------------------------------------------------------------------
+
+
+def sentences(paragraph: str) -> list[str]:
+    """Split at sentence ends (., !, ?, …, CJK full stops), keeping the punctuation."""
+    parts = [s.strip() for s in _SENTENCE_END.split(paragraph)]
+    return [s for s in parts if s]
+
+
+def _cut_points(value: str) -> list[int]:
+    """Offsets where ``value`` may be cut: word ends; inside very long non-atomic words, grapheme ends."""
+    points: list[int] = []
+    for m in regex.finditer(r"\S+", value):
+        word = m.group()
+        if len(word) > 24 and not _ATOMIC.match(word):
+            offset = m.start()
+            for g in _GRAPHEME.finditer(word):
+                points.append(offset + g.end())
+        else:
+            points.append(m.end())
+    return points
+
+
+def cut_with_ellipsis(value: str, keep: int, points: Sequence[int] | None = None) -> str:
+    """The first ``keep`` cut points of ``value`` with "…" (``keep`` 0 gives "")."""
+    if keep <= 0:
+        return ""
+    points = points if points is not None else _cut_points(value)
+    if keep >= len(points):
+        return value
+    head = _TRAILING_PUNCT.sub("", value[: points[keep - 1]])
+    return head + ELLIPSIS if head else ""
+
+
+def _longest(count: int, fits: Callable[[int], bool]) -> int:
+    """The largest k in [0, count] with fits(k), assuming fits is monotone (checked by the caller)."""
+    lo, hi = 0, count
+    if fits(hi):
+        return hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# --- hashtags -------------------------------------------------------------------------------------
+
+
+def article_hashtags(tags: Sequence[str]) -> list[str]:
+    """The article's tags as valid hashtags (without '#'), de-duplicated case-insensitively, in order."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for tag in tags:
+        normal = text.normalise_hashtag(tag)
+        if normal is None:
+            continue
+        key = text.hashtag_key(normal)
+        if key not in seen:
+            seen.add(key)
+            result.append(normal)
+    return result
+
+
+@functools.lru_cache(maxsize=1024)
+def _word_pattern(tag: str) -> regex.Pattern[str]:
+    # Whole word only, after whitespace or the start and before whitespace, the end or closing
+    # punctuation: where all three platforms agree that "#word" is a hashtag and where it ends.
+    return regex.compile(rf"(?<=^|\s){regex.escape(tag)}(?=$|\s|[.,;:!?]+(?:\s|$))", regex.IGNORECASE)
+
+
+def _inline(summary: str, tags: Sequence[str]) -> tuple[str, list[str]]:
+    """Hashtag, in place, the first word of ``summary`` equal to a tag; return the tags still to append."""
+    rest: list[str] = []
+    for tag in tags:
+        m = _word_pattern(tag).search(summary)
+        if m is None:
+            rest.append(tag)
+            continue
+        summary = summary[: m.start()] + "#" + summary[m.start():]
+    return summary, rest
+
+
+# --- links ----------------------------------------------------------------------------------------
+
+
+def with_utm(url: str, utm: Sequence[tuple[str, str]]) -> str:
+    """``url`` with the UTM parameters added (existing ones of the same name are replaced)."""
+    if not utm:
+        return url
+    parts = urlsplit(url)
+    names = {k for k, _ in utm}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    query.extend(utm)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# --- the fitter -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fitter:
+    rules: PlatformRules
+    render: Callable[..., str]
+    title: str
+    link: str  # what the text shows (Bluesky: the short display form)
+    inline: bool
+    lang: str | None
+    suffix: str = ""  # the thread's part number
+
+    def post(self, title: str, summary: str, tags: Sequence[str]) -> str:
+        if self.inline and summary:
+            summary, tags = _inline(summary, tags)
+        body = _render(
+            self.render,
+            title=title,
+            summary=summary,
+            link=self.link,
+            hashtags=["#" + t for t in tags],
+            lang=self.lang or "",
+            platform=self.rules.name,
+        )
+        return body + self.suffix
+
+    def fits(self, title: str, summary: str, tags: Sequence[str]) -> bool:
+        return self.rules.fits(self.post(title, summary, tags))
+
+    def fit(self, summary: str, tags: list[str]) -> str:
+        """Shorten summary, then hashtags, then title, until the post fits."""
+        title = self.title
+        if self.fits(title, summary, tags):
+            return self.post(title, summary, tags)
+        summary = self._fit_summary(title, summary, tags)
+        if summary:
+            return self.post(title, summary, tags)
+        keep = _longest(len(tags), lambda k: self.fits(title, "", tags[:k]))
+        if keep:
+            return self.post(title, "", tags[:keep])
+        points = _cut_points(title)
+        keep = _longest(len(points), lambda k: self.fits(cut_with_ellipsis(title, k, points), "", []))
+        post = self.post(cut_with_ellipsis(title, keep, points), "", [])
+        if not self.rules.fits(post):
+            raise InputError(
+                f"{self.rules.name}: the link alone is {self.rules.length(post)}/{self.rules.limit} "
+                f"{self.rules.unit}: it cannot be posted whole"
+            )
+        return post
+
+    def _fit_summary(self, title: str, summary: str, tags: Sequence[str]) -> str:
+        if not summary:
+            return ""
+        parts = sentences(summary)
+        if len(parts) > 1:
+            keep = _longest(len(parts) - 1, lambda k: self.fits(title, " ".join(parts[:k]), tags))
+            if keep:
+                return " ".join(parts[:keep])
+        points = _cut_points(summary)
+        keep = _longest(len(points), lambda k: self.fits(title, cut_with_ellipsis(summary, k, points), tags))
+        return cut_with_ellipsis(summary, keep, points)
+
+
+def _split_units(body: str, room: Callable[[str], bool]) -> list[str]:
+    """Break ``body`` into units that each fit: paragraphs, else sentences, else words, else graphemes."""
+    units: list[str] = []
+    for paragraph in (p.strip() for p in _BLOCK_SPLIT.split(body)):
+        if not paragraph:
+            continue
+        if room(paragraph):
+            units.append(paragraph)
+            continue
+        for sentence in sentences(paragraph):
+            rest = sentence
+            while rest:
+                points = _cut_points(rest)
+                keep = max(1, _longest(len(points), lambda k: k == 0 or room(rest[: points[k - 1]])))
+                piece = rest[: points[keep - 1]].strip()
+                if not room(piece):  # one atomic word longer than a post: cut it at graphemes
+                    clusters = _GRAPHEME.findall(piece)
+                    n = max(1, _longest(len(clusters), lambda k: k == 0 or room("".join(clusters[:k]))))
+                    piece = "".join(clusters[:n])
+                units.append(piece)
+                rest = rest[len(piece):].strip() if rest.startswith(piece) else rest[points[keep - 1]:].strip()
+    return [u for u in units if u]
+
+
+def _pack(units: Sequence[str], fits: Callable[[str], bool]) -> list[str]:
+    """Greedily join units into as few chunks as fit."""
+    chunks: list[str] = []
+    current = ""
+    for unit in units:
+        candidate = f"{current}\n\n{unit}" if current else unit
+        if fits(candidate):
+            current = candidate
+        else:
+            if current:
+                chunks.append(current)
+            current = unit
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _thread_body(article: Article, summary_used: str) -> str:
+    body = article.body.strip()
+    paragraphs = [p.strip() for p in _BLOCK_SPLIT.split(body) if p.strip()]
+    if paragraphs and summary_used and paragraphs[0] == summary_used.strip():
+        paragraphs = paragraphs[1:]
+    return "\n\n".join(paragraphs)
+
+
+def compose_platform(
+    article: Article,
+    platform: str,
+    options: ComposeOptions | None = None,
+    *,
+    account: str = "default",
+    templates_dir: Path | None = None,
+) -> PlatformPlan:
+    """Fit ``article`` into posts for one platform account."""
+    options = options or ComposeOptions()
+    rules = RULES[platform].with_limit(options.limit, options.url_weight)
+    render = _template(str(templates_dir or default_templates_dir()), platform)
+    if not article.url and options.link != "omit":
+        raise InputError("the article has no canonical link: pass --url URL")
+    url = with_utm(article.url, options.utm) if article.url else ""
+    shown = text.shorten_url_for_display(url) if (url and rules.shortens_links) else url
+    links = [(shown, url)] if rules.shortens_links and url else []
+
+    hashtags = article_hashtags(article.tags)
+    tags_for_text = hashtags[: options.max_hashtags]
+    title = _clean(article.title)
+    summary = _clean(article.summary)
+    thread = options.thread or bool(article.thread)
+
+    extra: list[str] = []
+    if options.link == "reply":
+        extra.append(_Fitter(rules, render, "", shown, False, article.lang).fit("", []))
+    if thread:
+        extra.extend(_body_parts(article, summary, rules, options.max_parts - 1 - len(extra)))
+    total = 1 + len(extra)
+    in_first = options.link == "always"
+    fitter = _Fitter(rules, render, title, shown if in_first else "", options.inline_hashtags, article.lang,
+                     suffix=_part_number(1, total))
+    texts = [fitter.fit(summary, list(tags_for_text))]
+    texts.extend(t + _part_number(i, total) for i, t in enumerate(extra, 2))
+
+    posts = []
+    card = _card(article, url, summary) if rules.link_card and url else None
+    for index, post_text in enumerate(texts):
+        facets = tuple(text.bluesky_facets(post_text, links)) if rules.shortens_links else ()
+        record_tags: tuple[str, ...] = ()
+        if index == 0 and rules.record_tags:
+            present = {text.hashtag_key(t) for t in _tags_in(post_text)}
+            record_tags = tuple(t for t in hashtags if text.hashtag_key(t) not in present)[: rules.record_tags]
+        has_link = bool(url) and shown in post_text
+        posts.append(
+            PlannedPost(
+                text=post_text,
+                length=rules.length(post_text),
+                facets=facets,
+                embed=card if (card and has_link) else None,
+                tags=record_tags,
+                thumb_url=article.image if (card and has_link) else None,
+            )
+        )
+    return PlatformPlan(platform, account, rules.limit, tuple(posts))
+
+
+def _body_parts(article: Article, summary: str, rules: PlatformRules, room_parts: int) -> list[str]:
+    if room_parts <= 0:
+        return []
+    body = _thread_body(article, summary)
+    if not body:
+        return []
+    reserve = _part_number(room_parts + 1, room_parts + 1)
+    fits = lambda chunk: rules.fits(chunk + reserve)  # noqa: E731 - a one-line predicate
+    chunks = _pack(_split_units(body, fits), fits)
+    if len(chunks) > room_parts:
+        chunks = chunks[:room_parts]
+        last = chunks[-1]
+        points = _cut_points(last)
+        keep = _longest(len(points), lambda k: fits(cut_with_ellipsis(last, k, points) + ELLIPSIS))
+        cut = cut_with_ellipsis(last, keep, points)
+        chunks[-1] = cut if cut.endswith(ELLIPSIS) else cut + ELLIPSIS
+    return chunks
+
+
+def _part_number(index: int, total: int) -> str:
+    return f"\n\n{index}/{total}" if total > 1 else ""
+
+
+_TAG_IN_TEXT = regex.compile(r"(?<![\w&])#([\p{L}\p{M}\p{N}_]+)")
+
+
+def _tags_in(post: str) -> list[str]:
+    return _TAG_IN_TEXT.findall(post)
+
+
+def _card(article: Article, url: str, summary: str) -> dict[str, Any]:
+    return {
+        "$type": "app.bsky.embed.external",
+        "external": {
+            "uri": url,
+            "title": article.title or (sentences(summary)[0] if summary else url),
+            "description": _card_description(summary),
+        },
+    }
+
+
+def _card_description(summary: str, max_graphemes: int = 300) -> str:
+    if len(summary) <= max_graphemes:
+        return summary
+    points = _cut_points(summary)
+    keep = _longest(len(points), lambda k: text.graphemes(cut_with_ellipsis(summary, k, points)) <= max_graphemes)
+    return cut_with_ellipsis(summary, keep, points)
+
+
+def _clean(value: str) -> str:
+    return regex.sub(r"\s+", " ", value or "").strip()
+
+
+def compose(
+    article: Article,
+    targets: Sequence[tuple[str, str, ComposeOptions]],
+    *,
+    templates_dir: Path | None = None,
+) -> Plan:
+    """A Plan for every (platform, account, options) target."""
+    return Plan(
+        article,
+        tuple(
+            compose_platform(article, platform, options, account=account, templates_dir=templates_dir)
+            for platform, account, options in targets
+        ),
+    )

@@ -1,0 +1,352 @@
+"""Publish a composed article to every target account, concurrently, exactly once.
+
+For each (article, platform, account, part) the ledger holds one row, written *before* each call. The
+retry policy is one tenacity policy driven by the error type the adapter raised:
+
+- ``RateLimited``: wait for the platform's reset when it is near (``Settings.rate_limit_wait``), else the
+  target is ``deferred`` with its time;
+- ``Transient``: exponential backoff with jitter;
+- ``Ambiguous``: reconcile first (the adapter looks the post up / replays its idempotency key), retry
+  only if the post is not there;
+- ``Permanent``: fail at once with the platform's message.
+
+A thread resumes where it stopped: published parts are skipped and the next part replies to the last one
+on record. No platform-specific branch lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import tenacity
+
+from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
+from bot.article import Article
+from bot.compose import PlannedPost, compose_platform
+from bot.config import Settings
+from bot.errors import Ambiguous, ConfigError, CrosspostError, PublishError, RateLimited, Transient
+from bot.logs import get_logger, redact
+
+log = get_logger("crosspost.publish")
+
+PUBLISHED, ALREADY, DEFERRED, FAILED = "published", "already_published", "deferred", "failed"
+
+
+@dataclass
+class TargetResult:
+    """What happened on one account."""
+
+    platform: str
+    account: str
+    status: str
+    posts: list[PostRef] = field(default_factory=list)
+    error: str | None = None
+    retry_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "platform": self.platform,
+            "account": self.account,
+            "status": self.status,
+            "posts": [{"id": p.id, "url": p.url} for p in self.posts],
+            "error": self.error,
+        }
+        if self.retry_at is not None:
+            data["retry_at"] = self.retry_at.isoformat()
+        return data
+
+
+def idempotency_key(article_key: str, platform: str, account: str, generation: int, part: int) -> str:
+    """One stable key per (article, account, generation, thread part): the same on every retry."""
+    raw = f"{article_key}|{platform}|{account}|{generation}|{part}"
+    return "cp-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def _snapshot(planned: PlannedPost, article: Article, image: bool) -> dict[str, Any]:
+    """Everything the request for one part is built from, fixed in the ledger before the first call."""
+    card = None
+    if planned.embed is not None:
+        ext = planned.embed["external"]
+        card = {"uri": ext["uri"], "title": ext["title"], "description": ext["description"],
+                "thumb_url": planned.thumb_url}
+    return {
+        "text": planned.text,
+        "facets": list(planned.facets),
+        "tags": list(planned.tags),
+        "card": card,
+        "image": {"url": article.image, "alt": article.image_alt or ""} if (image and article.image) else None,
+        "lang": article.lang,
+    }
+
+
+def _request(snapshot: dict[str, Any], key: str, reply_to: PostRef | None, root: PostRef | None) -> PostRequest:
+    card = snapshot.get("card")
+    image = snapshot.get("image")
+    return PostRequest(
+        text=snapshot["text"],
+        idempotency_key=key,
+        lang=snapshot.get("lang"),
+        facets=tuple(snapshot.get("facets") or ()),
+        tags=tuple(snapshot.get("tags") or ()),
+        card=LinkCard(**card) if card else None,
+        image=ImageSpec(**image) if image else None,
+        reply_to=reply_to,
+        thread_root=root,
+    )
+
+
+class _Deferred(Exception):
+    def __init__(self, error: RateLimited) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Publisher:
+    """Fan an article out to accounts through their adapters, recording every attempt in the store."""
+
+    settings: Settings
+    store: Any  # bot.store.Store
+    adapter_factory: Callable[[AccountSettings], Adapter] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    backoff: float = 1.0  # first backoff in seconds (tests make it small)
+
+    def _adapter(self, account: AccountSettings) -> Adapter:
+        if self.adapter_factory is not None:
+            return self.adapter_factory(account)
+        from adapters import adapter_class
+
+        return adapter_class(account.platform)(account, self.store)
+
+    def publish(
+        self,
+        article: Article,
+        accounts: Sequence[AccountSettings],
+        *,
+        thread: bool = False,
+        force: bool = False,
+    ) -> list[TargetResult]:
+        """Publish to every account concurrently; one failure never hides the others."""
+        if not accounts:
+            return []
+        with ThreadPoolExecutor(max_workers=len(accounts), thread_name_prefix="publish") as pool:
+            futures = [pool.submit(self._target, article, a, thread, force) for a in accounts]
+            return [f.result() for f in futures]
+
+    def _target(self, article: Article, account: AccountSettings, thread: bool, force: bool) -> TargetResult:
+        result = TargetResult(account.platform, account.account, FAILED)
+        adapter: Adapter | None = None
+        try:
+            adapter = self._adapter(account)
+            self._run_target(article, account, adapter, thread, force, result)
+        except _Deferred as deferred:
+            result.status, result.retry_at = DEFERRED, deferred.error.retry_at
+            when = deferred.error.retry_at.isoformat() if deferred.error.retry_at else "later"
+            result.error = f"{account.platform}: rate limited until {when}: {deferred.error}"
+        except CrosspostError as exc:
+            result.status, result.error = FAILED, str(exc)
+        except Exception as exc:  # an adapter bug must not take the other targets down
+            log.exception("unexpected_error", extra={"platform": account.platform, "account": account.account})
+            result.status, result.error = FAILED, f"{account.platform}: unexpected {type(exc).__name__}: {exc}"
+        finally:
+            if adapter is not None:
+                try:
+                    adapter.close()
+                except Exception:  # closing must never change the outcome
+                    pass
+        if result.error:
+            result.error = redact(result.error, account.secrets)
+        return result
+
+    def _run_target(
+        self,
+        article: Article,
+        account: AccountSettings,
+        adapter: Adapter,
+        thread: bool,
+        force: bool,
+        result: TargetResult,
+    ) -> None:
+        store, platform, name = self.store, account.platform, account.account
+        key = article.key
+        generation = store.ledger_generation(key, platform, name)
+        rows = [r for r in store.ledger_rows(key) if r.platform == platform and r.account == name
+                and r.generation == generation] if generation else []
+        done_before = bool(rows) and all(r.state == "published" for r in rows)
+        if generation == 0 or (force and done_before):
+            generation += 1
+        elif done_before:
+            result.status = ALREADY
+            result.posts = [PostRef.from_dict(r.ref) if r.ref else PostRef(platform, r.post_id or "", r.post_url or "")
+                            for r in sorted(rows, key=lambda r: r.part)]
+            return
+
+        options = self.settings.options_for(platform, name)
+        options = replace(options, thread=options.thread or thread, limit=options.limit or adapter.character_limit())
+        plan = compose_platform(article, platform, options, account=name, templates_dir=self.settings.templates_dir)
+
+        fresh = False
+        root: PostRef | None = None
+        previous: PostRef | None = None
+        for part, planned in enumerate(plan.posts):
+            ik = idempotency_key(key, platform, name, generation, part)
+            row = store.ledger_part(key, platform, name, part, generation, idempotency_key=ik, text=planned.text)
+            if row.state == "published" and row.ref:
+                ref = PostRef.from_dict(row.ref)
+            else:
+                ref = self._send_part(adapter, row, planned, article, options.image, previous, root)
+                fresh = True
+            result.posts.append(ref)
+            root = root or ref
+            previous = ref
+        result.status = PUBLISHED if fresh else ALREADY
+
+    def _send_part(
+        self,
+        adapter: Adapter,
+        row: Any,
+        planned: PlannedPost,
+        article: Article,
+        image: bool,
+        reply_to: PostRef | None,
+        root: PostRef | None,
+    ) -> PostRef:
+        """Send one part with the retry policy; the ledger row is updated before and after each call."""
+        store = self.store
+        prepared: dict[str, Any] = dict(row.prepared or {})
+        if "post" not in prepared:
+            prepared["post"] = _snapshot(planned, article, image)
+        request = _request(prepared["post"], row.idempotency_key, reply_to, root)
+        if "adapter" not in prepared:
+            prepared["adapter"] = adapter.prepare(request)
+        fields = {"article": article.key, "platform": adapter.platform, "account": row.account,
+                  "part": row.part, "idempotency_key": row.idempotency_key}
+
+        if row.state in ("sending", "unknown"):
+            # An earlier run may have reached the platform: look before sending again.
+            found = adapter.reconcile(request, prepared["adapter"])
+            if found is not None:
+                log.info("reconciled", extra={**fields, "post_id": found.id})
+                store.ledger_publish(row.id, post_id=found.id, post_url=found.url, ref=found.to_dict())
+                return found
+
+        def attempt() -> PostRef:
+            store.ledger_begin(row.id, prepared=prepared)
+            try:
+                ref = adapter.publish(request, prepared["adapter"])
+            except Ambiguous as exc:
+                log.warning("ambiguous", extra={**fields, "error": str(exc)})
+                found = self._reconcile(adapter, request, prepared["adapter"])
+                if found is None:
+                    store.ledger_fail(row.id, error=str(exc), state="unknown")
+                    raise
+                ref = found
+            except RateLimited as exc:
+                log.info("rate_limited", extra={**fields, "retry_at": str(exc.retry_at)})
+                store.ledger_fail(row.id, error=str(exc), state="pending")
+                raise
+            except PublishError as exc:
+                log.warning("publish_error", extra={**fields, "error": str(exc), "kind": type(exc).__name__})
+                store.ledger_fail(row.id, error=str(exc), state="failed")
+                raise
+            log.info("published", extra={**fields, "post_id": ref.id, "url": ref.url})
+            store.ledger_publish(row.id, post_id=ref.id, post_url=ref.url, ref=ref.to_dict())
+            return ref
+
+        try:
+            return self._policy()(attempt)
+        except RateLimited as exc:
+            raise _Deferred(exc) from None
+
+    def _policy(self) -> tenacity.Retrying:
+        """The one retry policy: decided by the error type the adapter raised."""
+        limit = self.settings.rate_limit_wait
+        backoff = tenacity.wait_exponential_jitter(initial=self.backoff, max=30.0, jitter=self.backoff)
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimited):
+                wait = _seconds_until(exc.retry_at)
+                return wait is not None and wait <= limit
+            return isinstance(exc, (Transient, Ambiguous))
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited):
+                return _seconds_until(exc.retry_at) or 0.0
+            return float(backoff(state))
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(retryable),
+            wait=wait,
+            stop=tenacity.stop_after_attempt(self.settings.max_attempts),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+    def _reconcile(self, adapter: Adapter, request: PostRequest, prepared: dict[str, Any]) -> PostRef | None:
+        try:
+            return adapter.reconcile(request, prepared)
+        except (Transient, Ambiguous, RateLimited):
+            return None  # could not look: the next attempt reconciles again before it counts
+
+
+def _seconds_until(when: datetime | None) -> float | None:
+    if when is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds()) + 0.05
+
+
+# --- the CLI's publishing run -----------------------------------------------------------------------
+
+
+def run_publish(
+    article: Article,
+    settings: Settings,
+    platforms: Sequence[str],
+    *,
+    thread: bool = False,
+    force: bool = False,
+    as_json: bool = False,
+) -> int:
+    """``crosspost ARTICLE``: publish, print each target's result, return the exit code."""
+    from bot.store import connect
+
+    accounts = settings.accounts_for(tuple(platforms))
+    if not accounts:
+        from bot.rules import RULES
+
+        needed = "; ".join(f"{r.label}: {', '.join(r.credentials)}" for n, r in RULES.items() if n in platforms)
+        raise ConfigError(f"no platform has credentials ({needed}); see .env.example, or use --dry-run")
+    store = connect(settings.database_url)
+    try:
+        results = Publisher(settings, store).publish(article, accounts, thread=thread, force=force)
+    finally:
+        store.close()
+    print_results(article, results, as_json=as_json)
+    return 0 if all(r.status in (PUBLISHED, ALREADY) for r in results) else 1
+
+
+def print_results(article: Article, results: Sequence[TargetResult], *, as_json: bool) -> None:
+    if as_json:
+        out = {"article": {"title": article.title, "url": article.url, "tags": list(article.tags),
+                           "lang": article.lang}, "results": [r.to_json() for r in results]}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    marks = {PUBLISHED: "✓", ALREADY: "=", DEFERRED: "…", FAILED: "✗"}
+    words = {PUBLISHED: "published", ALREADY: "already published", DEFERRED: "deferred", FAILED: "failed"}
+    for r in results:
+        print(f"{marks[r.status]} {r.platform} ({r.account}): {words[r.status]}")
+        for i, post in enumerate(r.posts, 1):
+            prefix = f"  [{i}/{len(r.posts)}] " if len(r.posts) > 1 else "  "
+            print(f"{prefix}{post.url}")
+        if r.error:
+            print(f"  error: {r.error}", file=sys.stderr if r.status == FAILED else sys.stdout)

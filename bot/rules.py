@@ -1,0 +1,95 @@
+"""Each platform's limits and counting rule, as data plus one measuring function per platform.
+
+This table is the one list of platforms: the CLI's ``--platform`` choices, the settings reader, the
+``.env.example`` check and the docs all read it (``adapters.PLATFORMS`` is checked against it by a test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from bot import text
+
+
+@dataclass(frozen=True)
+class PlatformRules:
+    """How one platform measures a post and what it allows."""
+
+    name: str
+    label: str
+    limit: int  # in the platform's own unit (weighted chars / graphemes / characters)
+    unit: str
+    measure: Callable[[str, int], int]  # (text, url_weight) -> the platform's own length
+    url_weight: int = text.URL_WEIGHT
+    byte_limit: int | None = None  # Bluesky also caps UTF-8 bytes
+    shortens_links: bool = False  # Bluesky shows a short display text, the facet carries the full URL
+    link_card: bool = False  # Bluesky: an app.bsky.embed.external card in the record
+    record_tags: int = 0  # Bluesky: hashtags that do not fit in the text go to the record's tags (max 8)
+    credentials: tuple[str, ...] = ()  # environment variables an account needs
+    base_url_env: str = ""
+    default_base_url: str = ""
+
+    def length(self, post: str) -> int:
+        return self.measure(post, self.url_weight)
+
+    def fits(self, post: str) -> bool:
+        if self.length(post) > self.limit:
+            return False
+        return self.byte_limit is None or text.utf8_len(post) <= self.byte_limit
+
+    def with_limit(self, limit: int | None, url_weight: int | None = None) -> PlatformRules:
+        """The same rules with an account's own limit (e.g. what a Mastodon instance says)."""
+        return replace(self, limit=limit or self.limit, url_weight=url_weight or self.url_weight)
+
+
+def _x(post: str, _url_weight: int) -> int:
+    return text.x_length(post)
+
+
+def _bluesky(post: str, _url_weight: int) -> int:
+    return text.bluesky_length(post)
+
+
+def _mastodon(post: str, url_weight: int) -> int:
+    return text.mastodon_length(post, url_length=url_weight)
+
+
+RULES: dict[str, PlatformRules] = {
+    r.name: r
+    for r in (
+        PlatformRules(
+            "x", "X", text.X_LIMIT, "weighted characters", _x,
+            credentials=("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
+            base_url_env="X_API_BASE_URL", default_base_url="https://api.twitter.com",
+        ),
+        PlatformRules(
+            "bluesky", "Bluesky", text.BLUESKY_GRAPHEMES, "graphemes", _bluesky,
+            byte_limit=text.BLUESKY_BYTES, shortens_links=True, link_card=True, record_tags=8,
+            credentials=("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
+            base_url_env="BLUESKY_SERVICE_URL", default_base_url="https://bsky.social",
+        ),
+        PlatformRules(
+            "mastodon", "Mastodon", text.MASTODON_DEFAULT_LIMIT, "characters", _mastodon,
+            credentials=("MASTODON_ACCESS_TOKEN",),
+            base_url_env="MASTODON_API_BASE_URL", default_base_url="",
+        ),
+    )
+}
+
+PLATFORM_NAMES: tuple[str, ...] = tuple(RULES)
+
+
+def parse_platforms(value: str | None) -> tuple[str, ...]:
+    """``"x,bluesky"`` -> ``("x", "bluesky")``; every name checked; None/empty means all."""
+    if not value:
+        return PLATFORM_NAMES
+    names = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
+    unknown = [n for n in names if n not in RULES]
+    if unknown or not names:
+        from bot.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown platform {', '.join(unknown) or value!r}: choose from {', '.join(PLATFORM_NAMES)}"
+        )
+    return names
