@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -135,6 +136,15 @@ def _claim_loop(queue: Any, barrier: Any, url: str, worker: str) -> None:
         queue.put((worker, repr(exc)))
     finally:
         store.close()
+
+
+def _begin_then_die(url: str) -> None:
+    store = connect(url)
+    row = store.ledger_part("a1", "bluesky", "me", 0, 0, idempotency_key="k", text="hi")
+    store.ledger_begin(row.id, prepared={"rkey": "3kfixed"})
+    job = store.claim("doomed", lease_seconds=1)
+    assert job is not None
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # -- connecting and migrations ---------------------------------------------------------------------
@@ -357,6 +367,24 @@ def test_enqueue_dedupe_race_from_threads(store: Store) -> None:
     assert len(store.list_jobs(include_finished=True)) == 1
 
 
+def test_enqueue_500_concurrent_threads(store: Store) -> None:
+    """500 threads enqueueing at once over 5 dedupe keys make 5 jobs, without running out of connections."""
+    barrier = threading.Barrier(500)
+
+    def worker(i: int) -> tuple[int, bool]:
+        barrier.wait()
+        job, created = store.enqueue(
+            article={"i": i}, article_key="a", targets=["x"], run_at=T0, dedupe_key=f"k{i % 5}"
+        )
+        return job.id, created
+
+    with ThreadPoolExecutor(500) as pool:
+        results = list(pool.map(worker, range(500)))
+    assert len({job_id for job_id, _ in results}) == 5
+    assert sum(created for _, created in results) == 5
+    assert store.job_counts()["queued"] == 5
+
+
 def test_enqueue_refuses_naive_datetime(store: Store) -> None:
     """run_at must be timezone-aware: a naive one would be read in an unknown zone."""
     with pytest.raises(ValueError, match="timezone-aware"):
@@ -519,6 +547,23 @@ def test_claim_from_processes_each_job_once(db_url: str) -> None:
     s.close()
 
 
+def test_killed_process_leaves_committed_state(db_url: str) -> None:
+    """A process killed right after ledger_begin and claim leaves both on record; its job is re-claimed."""
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_begin_then_die, args=(db_url,))
+    s = connect(db_url)
+    _enqueue(s, run_at=datetime.now(UTC) - timedelta(seconds=1))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == -signal.SIGKILL
+    (row,) = s.ledger_rows()
+    assert (row.state, row.attempts, row.prepared) == ("sending", 1, {"rkey": "3kfixed"})
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    again = s.claim("survivor", lease_seconds=60, now=later)
+    assert again is not None and again.attempts == 2 and again.worker == "survivor"
+    s.close()
+
+
 # -- small tables ----------------------------------------------------------------------------------
 
 
@@ -559,6 +604,40 @@ def test_feed_seen_and_mark(store: Store) -> None:
     many = [f"item-{i}" for i in range(1200)]
     store.feed_mark(feed, many[:700])
     assert store.feed_seen(feed, many) == set(many[:700])
+
+
+@pytest.mark.postgres
+def test_postgres_connection_killed_between_operations(pg_url: str) -> None:
+    """A server-side disconnect fails one operation cleanly (StoreError); the next one reconnects."""
+    from bot.store import StoreError
+
+    s = connect(pg_url)
+    with s._transaction(write=False) as tx:
+        pid = tx.one("SELECT pg_backend_pid()")[0]  # type: ignore[index]
+    admin = _pg_admin()
+    admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    admin.close()
+    with pytest.raises(StoreError, match="nothing was written"):
+        _enqueue(s)
+    assert s.job_counts()["queued"] == 0
+    _enqueue(s)
+    assert s.job_counts()["queued"] == 1
+    s.close()
+
+
+@pytest.mark.postgres
+def test_postgres_idle_connection_is_checked_before_reuse(pg_url: str) -> None:
+    """A connection idle past the check interval is tested first, so a dropped one is replaced silently."""
+    s = connect(pg_url)
+    s._pool._check_after = 0  # type: ignore[attr-defined]
+    with s._transaction(write=False) as tx:
+        pid = tx.one("SELECT pg_backend_pid()")[0]  # type: ignore[index]
+    admin = _pg_admin()
+    admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    admin.close()
+    _enqueue(s)
+    assert s.job_counts()["queued"] == 1
+    s.close()
 
 
 def test_closed_store_refuses_use(db_url: str) -> None:

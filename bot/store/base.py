@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import weakref
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -109,66 +109,103 @@ def scrub(message: str, secret: str | None) -> str:
 C = TypeVar("C")
 
 
-class PerThread(Generic[C]):
-    """One connection per thread, created on first use and closed by :meth:`close_all`.
+class ConnectionPool(Generic[C]):
+    """At most ``max_size`` connections shared by every thread; each transaction borrows one.
 
-    Connections of threads that have ended are closed the next time a thread opens one, so a
-    publisher that spawns a thread pool per article does not leak connections. After a fork the
-    child forgets the parent's connections (sharing a socket or file lock across processes corrupts
-    both) and opens its own.
+    Bounded, because a publisher or webhook may run hundreds of threads and PostgreSQL refuses
+    clients past ``max_connections`` (100 by default); threads beyond the bound wait up to
+    ``wait_seconds`` for a free connection. A connection idle longer than ``check_after`` seconds is
+    tested with ``check`` before reuse (a firewall may have dropped it). After a fork the child
+    forgets the parent's connections (a shared socket or file lock corrupts both) and opens its own.
     """
 
-    def __init__(self, factory: Callable[[], C], closer: Callable[[C], None]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], C],
+        closer: Callable[[C], None],
+        *,
+        max_size: int,
+        wait_seconds: float = 30.0,
+        check: Callable[[C], bool] | None = None,
+        check_after: float = 30.0,
+    ) -> None:
         self._factory = factory
         self._closer = closer
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: list[tuple[weakref.ref[threading.Thread], C]] = []
+        self._check = check
+        self._check_after = check_after
+        self.max_size = max_size
+        self._wait = wait_seconds
+        self._cond = threading.Condition()
+        self._idle: list[tuple[C, float]] = []
+        self._size = 0
         self._pid = os.getpid()
         self.closed = False
 
-    def get(self) -> C:
-        """This thread's connection, opened if needed."""
-        if self.closed:
-            raise StoreError("the store is closed")
-        if self._pid != os.getpid():
-            self._pid, self._open, self._local = os.getpid(), [], threading.local()
-        conn: C | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        conn = self._factory()
-        with self._lock:
-            alive = []
-            for ref, other in self._open:
-                thread = ref()
-                if thread is None or not thread.is_alive():
-                    self._quiet_close(other)
-                else:
-                    alive.append((ref, other))
-            alive.append((weakref.ref(threading.current_thread()), conn))
-            self._open = alive
-        self._local.conn = conn
-        return conn
+    def take(self) -> C:
+        """A connection for this thread's exclusive use until :meth:`give` or :meth:`drop`."""
+        while True:
+            conn, idle_since = self._reserve()
+            if conn is None:
+                break
+            if self._check is None or time.monotonic() - idle_since < self._check_after or self._check(conn):
+                return conn
+            self.drop(conn)
+        try:
+            return self._factory()
+        except BaseException:
+            with self._cond:
+                self._size -= 1
+                self._cond.notify()
+            raise
 
-    def discard(self) -> None:
-        """Close and forget this thread's connection (it broke); the next :meth:`get` opens a new one."""
-        conn: C | None = getattr(self._local, "conn", None)
-        if conn is None:
-            return
-        self._local.conn = None
-        with self._lock:
-            self._open = [(ref, other) for ref, other in self._open if other is not conn]
+    def _reserve(self) -> tuple[C | None, float]:
+        """An idle connection, or (None, 0) after reserving a slot for a new one."""
+        deadline = time.monotonic() + self._wait
+        with self._cond:
+            while True:
+                if self.closed:
+                    raise StoreError("the store is closed")
+                if self._pid != os.getpid():
+                    self._pid, self._idle, self._size = os.getpid(), [], 0
+                if self._idle:
+                    return self._idle.pop()
+                if self._size < self.max_size:
+                    self._size += 1
+                    return None, 0.0
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreError(
+                        f"all {self.max_size} database connections stayed busy for {self._wait:g} s"
+                    )
+                self._cond.wait(remaining)
+
+    def give(self, conn: C) -> None:
+        """Return a healthy connection for reuse."""
+        with self._cond:
+            if not self.closed and self._pid == os.getpid():
+                self._idle.append((conn, time.monotonic()))
+                self._cond.notify()
+                return
         self._quiet_close(conn)
 
+    def drop(self, conn: C) -> None:
+        """Close a connection that broke, freeing its slot."""
+        self._quiet_close(conn)
+        with self._cond:
+            if self._pid == os.getpid():
+                self._size -= 1
+                self._cond.notify()
+
     def close_all(self) -> None:
-        """Close every connection this process opened."""
-        with self._lock:
+        """Close idle connections now and borrowed ones when they are given back."""
+        with self._cond:
             self.closed = True
-            conns, self._open = self._open, []
-        if self._pid == os.getpid():
-            for _, conn in conns:
+            idle, self._idle = self._idle, []
+            same_process = self._pid == os.getpid()
+            self._cond.notify_all()
+        if same_process:
+            for conn, _ in idle:
                 self._quiet_close(conn)
-        self._local = threading.local()
 
     def _quiet_close(self, conn: C) -> None:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; it is gone anyway

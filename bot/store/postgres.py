@@ -17,14 +17,17 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from bot.errors import ConfigError
 from bot.store import migrations
-from bot.store.base import PerThread, Store, Tx, redact_url, scrub, url_password
+from bot.store.base import ConnectionPool, Store, Tx, redact_url, scrub, url_password
 from bot.store.models import StoreError
 
 CONNECT_TIMEOUT_SECONDS = 10
+POOL_SIZE = 10
+"""Connections per store (per process): enough for a publisher's fan-out, far below max_connections."""
 _Conn = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -32,6 +35,16 @@ _Conn = psycopg.Connection[tuple[Any, ...]]
 def _pg_sql(sql: str) -> str:
     """The store's ``?`` placeholders as psycopg's ``%s`` (the store's SQL holds no literal % or ?)."""
     return sql.replace("?", "%s")
+
+
+def _alive(conn: _Conn) -> bool:
+    """Whether a connection that sat idle still reaches the server."""
+    try:
+        conn.execute("SELECT 1")
+        conn.rollback()
+    except psycopg.Error:
+        return False
+    return True
 
 
 class _PgTx:
@@ -66,10 +79,14 @@ class PostgresStore(Store):
         self._url = url
         self._password = url_password(url)
         self.url_display = redact_url(url)
-        self._conns: PerThread[_Conn] = PerThread(self._open, lambda c: c.close())
+        self._pool: ConnectionPool[_Conn] = ConnectionPool(
+            self._open, lambda c: c.close(), max_size=POOL_SIZE, check=_alive
+        )
         try:
-            self._conns.get()
             self._migrate()
+        except StoreError as exc:
+            self.close()
+            raise ConfigError(str(exc)) from exc
         except psycopg.Error as exc:
             self.close()
             raise ConfigError(
@@ -91,7 +108,7 @@ class PostgresStore(Store):
                 application_name="crosspost",
             )
         except psycopg.Error as exc:
-            raise ConfigError(
+            raise StoreError(
                 f"cannot connect to database {self.url_display}: {self._clean(exc)}; "
                 "check DATABASE_URL and that PostgreSQL is running"
             ) from exc
@@ -117,10 +134,7 @@ class PostgresStore(Store):
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Tx]:
-        conn = self._conns.get()
-        if conn.broken or conn.closed:
-            self._conns.discard()
-            conn = self._conns.get()
+        conn = self._pool.take()
         committing = False
         try:
             with conn.cursor() as cur:
@@ -133,10 +147,13 @@ class PostgresStore(Store):
             committing = True
             conn.commit()
         except psycopg.OperationalError as exc:
-            if conn.broken or conn.closed:
-                self._conns.discard()
             outcome = "the commit may or may not have happened" if committing else "nothing was written"
             raise StoreError(f"database {self.url_display}: {self._clean(exc)} ({outcome})") from exc
+        finally:
+            if conn.broken or conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+                self._pool.drop(conn)
+            else:
+                self._pool.give(conn)
 
     def _now(self, tx: Tx) -> datetime:
         row = tx.one("SELECT now()")
@@ -158,4 +175,4 @@ class PostgresStore(Store):
         return raw
 
     def close(self) -> None:
-        self._conns.close_all()
+        self._pool.close_all()

@@ -11,6 +11,7 @@ Datetimes are fixed-width ISO-8601 UTC text (so they compare correctly as text);
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -23,10 +24,12 @@ from urllib.parse import unquote
 
 from bot.errors import ConfigError
 from bot.store import migrations
-from bot.store.base import PerThread, Store, Tx
+from bot.store.base import ConnectionPool, Store, Tx
 from bot.store.models import StoreError
 
 BUSY_TIMEOUT_SECONDS = 30.0
+POOL_SIZE = 8
+"""Connections per store: readers run in parallel under WAL; writers queue on the file lock anyway."""
 MEMORY = ":memory:"
 
 
@@ -48,6 +51,13 @@ def parse_sqlite_url(url: str) -> str:
             f"bad SQLite URL {url!r}: the path must be absolute, e.g. sqlite:///var/lib/crosspost.db"
         )
     return "/" + path.lstrip("/")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite ends some on its own), never masking the cause."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 class _SqliteTx:
@@ -88,7 +98,9 @@ class SQLiteStore(Store):
                     f"cannot create the directory for database {self.path}: {exc.strerror}; "
                     "set DATABASE_URL to a writable place"
                 ) from exc
-        self._conns: PerThread[sqlite3.Connection] = PerThread(self._open, lambda c: c.close())
+        self._pool: ConnectionPool[sqlite3.Connection] = ConnectionPool(
+            self._open, lambda c: c.close(), max_size=POOL_SIZE
+        )
         self._shared = self._open() if self._memory else None
         try:
             self._migrate()
@@ -123,29 +135,36 @@ class SQLiteStore(Store):
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Tx]:
         with self._lock if self._lock is not None else nullcontext():
-            conn = self._shared if self._shared is not None else self._conns.get()
-            if self._conns.closed:
+            if self._pool.closed:
                 raise StoreError("the store is closed")
+            conn = self._shared if self._shared is not None else self._pool.take()
             try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"database {self.path}: {exc} (nothing was written)") from exc
-            try:
-                yield _SqliteTx(conn)
-            except sqlite3.OperationalError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"database {self.path}: {exc} (the transaction was rolled back)") from exc
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"database {self.path}: commit failed: {exc} (nothing was written)") from exc
+                yield from self._run(conn, write)
+            finally:
+                if conn is not self._shared:
+                    if conn.in_transaction:  # a ROLLBACK failed: do not hand this connection out again
+                        self._pool.drop(conn)
+                    else:
+                        self._pool.give(conn)
+
+    def _run(self, conn: sqlite3.Connection, write: bool) -> Iterator[Tx]:
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"database {self.path}: {exc} (nothing was written)") from exc
+        try:
+            yield _SqliteTx(conn)
+        except sqlite3.OperationalError as exc:
+            _rollback(conn)
+            raise StoreError(f"database {self.path}: {exc} (the transaction was rolled back)") from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(conn)
+            raise StoreError(f"database {self.path}: commit failed: {exc} (nothing was written)") from exc
 
     def _now(self, tx: Tx) -> datetime:
         return datetime.now(UTC)
@@ -165,6 +184,6 @@ class SQLiteStore(Store):
         return None if raw is None else json.loads(raw)
 
     def close(self) -> None:
-        self._conns.close_all()
+        self._pool.close_all()
         if self._shared is not None:
             self._shared.close()
