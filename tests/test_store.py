@@ -228,6 +228,34 @@ def test_bad_url_is_one_line_config_error_without_password(url: str) -> None:
 
 
 @pytest.mark.postgres
+def test_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
+    """A file that is not SQLite is a one-line ConfigError naming the path."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"this is not a database, just some text that is long enough " * 20)
+    with pytest.raises(ConfigError, match=r"notes\.txt") as info:
+        connect(f"sqlite://{path}")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.postgres
+def test_postgres_missing_schema_is_config_error(pg_url: str) -> None:
+    """A search_path naming no existing schema is a ConfigError that says so."""
+    with pytest.raises(ConfigError, match="search_path"):
+        connect(pg_url.split("?")[0] + "?options=-csearch_path%3Dno_such_schema_here")
+
+
+def test_schema_newer_than_code_is_config_error(db_url: str) -> None:
+    """A database migrated by a newer crosspost is refused with a clear message, not misused."""
+    s = connect(db_url)
+    with s._transaction(write=True) as tx:
+        tx.run("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+               (99, "future", s._ts(datetime.now(UTC))))  # fmt: skip
+    s.close()
+    with pytest.raises(ConfigError, match="version 99"):
+        connect(db_url)
+
+
+@pytest.mark.postgres
 def test_url_display_hides_password(pg_url: str) -> None:
     """url_display keeps the host and database but not the password."""
     s = connect(pg_url.replace("postgres@", "postgres:hunter2@"))  # trust auth ignores the password

@@ -1,7 +1,8 @@
 """PostgreSQL backend (psycopg 3): many workers on many hosts sharing one queue and one ledger.
 
-One connection per thread, autocommit off, one explicit transaction per operation. Jobs are claimed
-with ``SELECT ... FOR UPDATE SKIP LOCKED`` so workers never wait on each other or take the same job.
+A bounded pool of connections shared by threads, autocommit off, one explicit transaction per
+operation. Jobs are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` so workers never wait on each
+other or take the same job.
 Time comes from the server (``now()``), so leases mean the same thing on every host whatever their
 clocks say. JSON is JSONB, datetimes are timestamptz. Migrations run under an advisory lock keyed on
 the schema, so workers starting together apply each migration once. psycopg is imported only here,
@@ -129,8 +130,6 @@ class PostgresStore(Store):
                 migrations.apply_pending(tx, self.dialect, self._now(tx))
         except migrations.SchemaTooNew as exc:
             raise ConfigError(f"database {self.url_display}: {exc}") from exc
-        except StoreError as exc:
-            raise ConfigError(f"cannot prepare database {self.url_display}: {exc}") from exc
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Tx]:

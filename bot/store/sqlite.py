@@ -1,9 +1,10 @@
 """SQLite backend: the default, one file shared by threads and processes on one machine.
 
 WAL journal (readers never block the writer), ``synchronous=FULL`` (a committed ledger row survives a
-power cut: losing a ``sending`` mark could mean posting twice), a 30 s busy timeout, one connection
-per thread, and every write in ``BEGIN IMMEDIATE`` so the write lock is taken up front: concurrent
-writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
+power cut: losing a ``sending`` mark could mean posting twice), a 30 s busy timeout, a small pool of
+connections shared by threads, and every write in ``BEGIN IMMEDIATE`` so the write lock is taken up
+front: concurrent writers queue on the busy timeout instead of failing with "database is locked"
+mid-transaction.
 Datetimes are fixed-width ISO-8601 UTC text (so they compare correctly as text); JSON is text.
 ``sqlite:///:memory:`` (tests) uses a single connection behind a lock, as each connection to
 ``:memory:`` would otherwise be its own empty database.
@@ -101,15 +102,19 @@ class SQLiteStore(Store):
         self._pool: ConnectionPool[sqlite3.Connection] = ConnectionPool(
             self._open, lambda c: c.close(), max_size=POOL_SIZE
         )
-        self._shared = self._open() if self._memory else None
+        self._shared: sqlite3.Connection | None = None
         try:
+            self._shared = self._open() if self._memory else None
             self._migrate()
         except ConfigError:
             self.close()
             raise
-        except (sqlite3.Error, StoreError) as exc:
+        except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"cannot open database {self.path}: {exc}; check DATABASE_URL") from exc
+        except StoreError as exc:
+            self.close()
+            raise ConfigError(f"{exc}; check DATABASE_URL") from exc
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -122,7 +127,7 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open database {self.path}: {exc}; check DATABASE_URL") from exc
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         return conn
 
     def _migrate(self) -> None:
