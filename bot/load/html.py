@@ -1,0 +1,349 @@
+"""HTML pages and fragments: OpenGraph and ``<link rel=canonical>`` metadata, and the main text.
+
+The text comes from the largest ``<article>`` (else ``<main>``, else ``<body>``), without navigation,
+headers, footers, asides, scripts, styles, forms, code blocks, image captions, and the share/related/
+comment widgets that blog engines put inside the content. Block structure survives: paragraphs,
+headings, list items (one per line), table rows.
+
+BeautifulSoup is imported inside the functions so that ``import bot.load`` stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from bot.article import Article
+from bot.errors import InputError
+from bot.load.common import (
+    Block,
+    block_text,
+    body_from_blocks,
+    clean_tags,
+    date_value,
+    http_url,
+    inline_text,
+    lang_value,
+    lead_paragraph,
+    tidy_blocks,
+)
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+    from bs4.element import Tag
+
+_DROP = frozenset(
+    {
+        "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
+        "button", "input", "select", "textarea", "form", "nav", "header", "footer", "aside", "img",
+        "picture", "video", "audio", "source", "track", "map", "pre", "figcaption", "head", "title",
+        "meta", "link", "dialog",
+    }
+)  # fmt: skip
+_BLOCK = frozenset(
+    {
+        "address", "article", "blockquote", "body", "center", "dd", "details", "div", "dl", "dt",
+        "fieldset", "figure", "hgroup", "hr", "main", "ol", "p", "section", "summary", "table", "tbody",
+        "thead", "tfoot", "ul", "caption",
+    }
+)  # fmt: skip
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_NOISE = re.compile(
+    r"^(?:share|sharing|sharedaddy|sd-sharing\w*|social|related|jp-relatedposts|comments?|comment-respond"
+    r"|respond|newsletter|subscribe|cookies?|advert|advertisement|ads?|breadcrumbs?|sidebar"
+    r"|post-navigation|nav-links|author-box|author-bio|skip-link|screen-reader-text)(?:[-_].*)?$"
+)
+_NOISE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "dialog"})
+_STRUCTURAL = frozenset({"html", "body", "main", "article"})
+_WS = re.compile(r"\s+")
+_TAGS_RE = re.compile(r"<[^>]*>")
+
+
+def _soup(markup: str) -> BeautifulSoup:
+    from bs4 import BeautifulSoup  # lazy: keeps `import bot.load` light
+
+    return BeautifulSoup(markup, "html.parser")
+
+
+def _attr(tag: Tag, name: str) -> str:
+    """An attribute as one string (bs4 gives lists for multi-valued ones like ``class`` and ``rel``)."""
+    value = tag.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return " ".join(str(v) for v in value)
+
+
+def _is_noise(tag: Tag) -> bool:
+    """Share buttons, related posts, comments and other widgets, judged by class, id, role, hidden."""
+    if tag.name in _STRUCTURAL:
+        return False
+    if tag.has_attr("hidden") or _attr(tag, "aria-hidden").lower() == "true":
+        return True
+    if _attr(tag, "role").lower() in _NOISE_ROLES:
+        return True
+    tokens = _attr(tag, "class").lower().split() + _attr(tag, "id").lower().split()
+    return any(_NOISE.match(token) for token in tokens)
+
+
+class _Collector:
+    """Walks a tree and collects text blocks; see the module docstring for what is skipped."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.buf: list[str] = []
+        self.kinds: list[str] = ["para"]
+        self.marked: set[int] = set()
+
+    def flush(self, kind: str | None = None) -> None:
+        text = block_text("".join(self.buf))
+        self.buf.clear()
+        if text:
+            self.blocks.append(Block(kind or self.kinds[-1], text))
+
+    def walk(self, node: Tag) -> None:
+        from bs4.element import NavigableString, PreformattedString, Tag
+
+        for child in node.children:
+            if isinstance(child, PreformattedString):  # comments, doctype, CDATA, processing instructions
+                continue
+            if isinstance(child, NavigableString):
+                self.buf.append(_WS.sub(" ", str(child)))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = (child.name or "").lower()
+            if name in _DROP or _is_noise(child):
+                continue
+            if name == "br":
+                self.buf.append("\n")
+            elif name in _HEADINGS:
+                self.flush()
+                self.walk(child)
+                self.flush("heading")
+            elif name == "li":
+                self._item(child)
+            elif name == "tr":
+                self.flush()
+                cells = [
+                    inline_text(_Collector.text_of(c)) for c in child.find_all(["td", "th"], recursive=False)
+                ]
+                row = " | ".join(c for c in cells if c)
+                if row:
+                    self.blocks.append(Block("table", row))
+            elif name == "blockquote":
+                self.flush()
+                self.kinds.append("quote")
+                self.walk(child)
+                self.flush()
+                self.kinds.pop()
+            elif name in _BLOCK:
+                self.flush()
+                self.walk(child)
+                self.flush()
+                if name in {"ul", "ol", "table"}:
+                    self.blocks.append(Block("end", ""))  # the next list or table starts a new block
+            else:
+                self.walk(child)
+
+    def _item(self, li: Tag) -> None:
+        parent = li.parent
+        marker = "-"
+        if parent is not None and parent.name == "ol":
+            start = _attr(parent, "start")
+            first = int(start) if start.lstrip("-").isdigit() else 1
+            marker = f"{first + len(li.find_previous_siblings('li'))}."
+        self.flush()
+        begin = len(self.blocks)
+        self.kinds.append("item")
+        self.walk(li)
+        self.flush()
+        self.kinds.pop()
+        for index in range(begin, len(self.blocks)):
+            if self.blocks[index].kind == "item" and index not in self.marked:
+                self.blocks[index] = Block("item", f"{marker} {self.blocks[index].text}")
+                self.marked.add(index)
+                break
+
+    @staticmethod
+    def text_of(node: Tag) -> str:
+        collector = _Collector()
+        collector.walk(node)
+        collector.flush()
+        return " ".join(b.text for b in collector.blocks)
+
+    def result(self) -> list[Block]:
+        """The blocks, with the items of one list (the rows of one table) merged into one block."""
+        self.flush()
+        merged: list[Block] = []
+        previous = ""
+        for block in self.blocks:
+            kind = "list" if block.kind == "item" else block.kind
+            if kind in {"list", "table"} and previous == kind:
+                merged[-1] = Block(kind, f"{merged[-1].text}\n{block.text}")
+            elif kind != "end":
+                merged.append(Block(kind, block.text))
+            previous = kind
+        return merged
+
+
+def blocks_of(node: Tag) -> list[Block]:
+    """The text blocks of a parsed element."""
+    collector = _Collector()
+    collector.walk(node)
+    return collector.result()
+
+
+def fragment_blocks(markup: str) -> list[Block]:
+    """The text blocks of an HTML fragment (a Ghost or WordPress post body)."""
+    return blocks_of(_soup(markup))
+
+
+def fragment_text(markup: str) -> str:
+    """One line of text from a short HTML fragment (a title, a tag name): tags go, entities decode."""
+    return inline_text(html.unescape(_TAGS_RE.sub(" ", markup)))
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+def _meta(soup: BeautifulSoup, *names: str) -> str | None:
+    """The first non-empty ``<meta property|name=… content=…>`` among ``names``."""
+    for name in names:
+        for attr in ("property", "name", "itemprop"):
+            for tag in soup.find_all("meta", attrs={attr: name}):
+                content = inline_text(_attr(tag, "content"))
+                if content:
+                    return content
+    return None
+
+
+def _canonical(soup: BeautifulSoup) -> str | None:
+    for link in soup.find_all("link", href=True):
+        if "canonical" in _attr(link, "rel").lower().split():
+            return _attr(link, "href").strip() or None
+    return None
+
+
+def _json_ld(soup: BeautifulSoup) -> dict[str, Any]:
+    """The first schema.org Article-like object in the page's JSON-LD (a fallback for metadata)."""
+    kinds = {"article", "newsarticle", "blogposting", "report", "techarticle", "scholarlyarticle"}
+    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+        try:
+            data = json.loads(script.get_text())
+        except ValueError:
+            continue
+        stack: list[Any] = [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                types = item.get("@type")
+                names = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+                if any(isinstance(n, str) and n.lower() in kinds for n in names):
+                    return item
+                stack.extend(v for k, v in item.items() if k == "@graph")
+    return {}
+
+
+def _ld_image(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("contentUrl")
+    return value if isinstance(value, str) else None
+
+
+def _strip_site_name(title: str, site: str | None) -> str:
+    """``Post title | Site`` -> ``Post title`` when ``Site`` is the page's og:site_name."""
+    if not site:
+        return title
+    for sep in (" | ", " - ", " — ", " – ", " · ", " :: ", " » "):
+        if title.endswith(sep + site) and len(title) > len(sep + site):
+            return title[: -len(sep + site)].strip()
+        if title.startswith(site + sep) and len(title) > len(site + sep):
+            return title[len(site + sep) :].strip()
+    return title
+
+
+def _content_root(soup: BeautifulSoup) -> Tag:
+    """The element holding the article text: the largest visible <article>, else <main>, else <body>."""
+    from bs4.element import Tag
+
+    def hidden(tag: Tag) -> bool:
+        return _is_noise(tag) or any((p.name or "") in _DROP or _is_noise(p) for p in tag.parents)
+
+    articles = [a for a in soup.find_all("article") if not hidden(a)]
+    if articles:
+        return max(articles, key=lambda a: len(a.get_text(" ", strip=True)))
+    for found in (soup.find("main"), soup.find(role="main"), soup.body):
+        if isinstance(found, Tag):
+            return found
+    return soup
+
+
+def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Article:
+    """Build an Article from a whole HTML page (already decoded)."""
+    soup = _soup(text)
+    base_tag = soup.find("base", href=True)
+    base = base_url
+    if base_tag is not None:
+        base = urljoin(base_url or "", _attr(base_tag, "href").strip()) or base_url
+    ld = _json_ld(soup)
+    site = _meta(soup, "og:site_name")
+
+    title = _meta(soup, "og:title", "twitter:title") or inline_text(str(ld.get("headline") or ""))
+    if not title and soup.title is not None:
+        title = _strip_site_name(inline_text(soup.title.get_text()), site)
+    if not title:
+        h1 = soup.find("h1")
+        title = inline_text(h1.get_text(" ")) if h1 is not None else ""
+
+    blocks = blocks_of(_content_root(soup))
+    if blocks and blocks[0].kind == "heading" and blocks[0].text.casefold() == title.casefold():
+        blocks = blocks[1:]
+    tidied = tidy_blocks(blocks)
+    if not title and not tidied.blocks:
+        raise InputError(f"{origin}: no title and no text found in the HTML")
+
+    url = http_url(_canonical(soup) or _meta(soup, "og:url") or tidied.canonical, base)
+    summary = _meta(soup, "og:description", "description", "twitter:description")
+    summary = summary or inline_text(str(ld.get("description") or "")) or lead_paragraph(tidied.blocks)
+    tags = [
+        t for tag in soup.find_all("meta", attrs={"property": "article:tag"}) if (t := _attr(tag, "content"))
+    ]
+    if not tags:
+        keywords = ld.get("keywords") or _meta(soup, "keywords")
+        if isinstance(keywords, str):
+            tags = keywords.split(",")
+        elif isinstance(keywords, list):
+            tags = [k for k in keywords if isinstance(k, str)]
+    raw_image = _meta(soup, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    image = http_url(raw_image or _ld_image(ld.get("image")), base or url)
+    html_tag = soup.find("html")
+    lang = lang_value(_attr(html_tag, "lang")) if html_tag is not None else None
+    lang = lang or lang_value(_meta(soup, "og:locale")) or lang_value(ld.get("inLanguage"))
+    published = _meta(soup, "article:published_time", "datePublished", "date", "dc.date", "DC.date.issued")
+    extra: dict[str, Any] = {"format": "html", "origin": origin}
+    if site:
+        extra["site_name"] = site
+    modified = _meta(soup, "article:modified_time", "dateModified") or date_value(ld.get("dateModified"))
+    if modified:
+        extra["modified_at"] = modified
+    return Article(
+        title=title,
+        url=url,
+        summary=summary,
+        body=body_from_blocks(tidied.blocks),
+        tags=clean_tags(tags + tidied.hashtags),
+        image=image,
+        image_alt=(_meta(soup, "og:image:alt", "twitter:image:alt") if image else None),
+        lang=lang,
+        published_at=published or date_value(ld.get("datePublished")),
+        extra=extra,
+    )
