@@ -70,9 +70,7 @@ def _is_wordpress(obj: dict[str, Any]) -> bool:
 
 
 def _is_generic(obj: dict[str, Any]) -> bool:
-    return any(
-        isinstance(obj.get(k), str) for k in ("title", "url", "summary", "body", "text", "content", "html")
-    )
+    return any(obj.get(k) is not None for k in ("title", "url", "summary", "body", "text", "content", "html"))
 
 
 def shape_of(obj: Any) -> str | None:
