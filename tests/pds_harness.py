@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 PDS_DIR = Path(__file__).resolve().parent / "pds"
 START_TIMEOUT = 60.0
-INSTALL_TIMEOUT = 900.0
+INSTALL_TIMEOUT = 480.0  # below pytest-timeout (600 s), which counts fixture setup
 LOG_TAIL_CHARS = 4000
 
 
