@@ -1,0 +1,526 @@
+"""Mastodon through Mastodon.py 2.3.3: statuses, threads, one image with alt text, exactly once.
+
+The client is built on first use, never in the constructor, with the settings that keep it safe in a
+worker (checked against the Mastodon.py 2.3.3 source):
+
+- ``ratelimit_method="throw"``: the default ``"wait"`` sleeps inside the call and retries forever;
+- ``version_check_mode="created"`` with ``mastodon_version="4.3.0"``: with an explicit version the
+  constructor asks the server nothing (``__version_check_tried`` is set, no ``/api/v1/instance``
+  request, so a broken instance endpoint cannot send it into endless recursion), and ``media_post``'s
+  ``verify_minimum_version("3.1.4", cached=True)`` is true, so uploads go to ``/api/v2/media``.
+  (``"none"`` leaves the version at 1.0.0 and uploads on the deprecated ``/api/v1/media``.) Servers
+  older than 3.1.4 have no v2 upload: images fail there with a 404.
+- ``request_timeout=settings.timeout`` on every request.
+
+Exactly once: every status carries the part's ``Idempotency-Key``. Mastodon remembers a key per account
+for **one hour** and answers a repeated POST with the status it already made (creating nothing). So
+:meth:`MastodonAdapter.reconcile` replays the POST with the same key while that window is surely open
+(measured from :meth:`~MastodonAdapter.prepare`, which runs before the first attempt), and after it
+looks the status up among the account's recent statuses (text compared after stripping the HTML).
+
+Instance limits (:meth:`~MastodonAdapter.instance_limits`): ``GET /api/v2/instance`` ->
+``configuration.statuses`` (``max_characters``, ``characters_reserved_per_url``,
+``max_media_attachments``), falling back to ``/api/v1/instance`` (``configuration`` or the
+``max_toot_chars`` of glitch/Pleroma forks) on 404; cached in the key/value store per instance URL
+for 24 hours. :meth:`~MastodonAdapter.character_limit` and :meth:`~MastodonAdapter.url_weight` read it.
+
+Error mapping (:func:`translate_error`; every message starts with ``mastodon:`` and carries what the
+server said, never a credential):
+
+=============================================================  =================================
+exception                                                       becomes
+=============================================================  =================================
+MastodonRatelimitError (429; reset from X-RateLimit-Reset)      RateLimited(retry_at)
+MastodonUnauthorizedError (401)                                 Permanent: check MASTODON_ACCESS_TOKEN
+MastodonAPIError 403                                            Permanent: token lacks a scope / account
+MastodonServerError and its 500/502/503/504 subclasses          Transient
+MastodonAPIError 408 / 425                                      Transient
+MastodonNotFoundError (404), other MastodonAPIError 4xx (422)   Permanent (status kept on the error)
+MastodonAPIError without a status (2xx body not JSON)           Ambiguous
+MastodonNetworkError / requests error, before sending:          Transient
+  connection refused, connect timeout, DNS, proxy
+MastodonNetworkError / requests error, after sending (or not    Ambiguous
+  known): read timeout, connection reset/aborted, broken body,
+  TLS failures other than a refused certificate
+TLS certificate verification failed                             Permanent
+MastodonReadTimeout                                             Ambiguous
+requests InvalidURL / MissingSchema / InvalidSchema /           Permanent
+  InvalidHeader / TooManyRedirects
+MastodonVersionError, MastodonIllegalArgumentError,             Permanent
+  MastodonIOError, MastodonFileNotFoundError,
+  MastodonMalformedEventError, ValueError
+MastodonError (anything else)                                   Ambiguous
+=============================================================  =================================
+"""
+
+from __future__ import annotations
+
+import html.parser
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest
+from bot import __version__
+from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishError, RateLimited, Transient
+
+MASTODON_VERSION = "4.3.0"  # what we tell Mastodon.py the server runs (see the module docstring)
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+IDEMPOTENCY_WINDOW = timedelta(hours=1)  # how long Mastodon remembers an Idempotency-Key
+IDEMPOTENCY_MARGIN = timedelta(minutes=5)  # clock skew and time the first attempt spent in flight
+INSTANCE_TTL = 24 * 3600.0  # seconds an instance's limits stay cached
+MEDIA_TTL = 6 * 3600.0  # an uploaded, unattached image is reused this long (Mastodon keeps it ~1 day)
+IMAGE_MAX_BYTES = 16 * 1024 * 1024  # Mastodon 4.3's image size limit
+RECONCILE_PAGES = 5  # pages of 40 statuses searched after the idempotency window
+DEFAULT_LIMIT = 500
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InstanceLimits:
+    """What an instance says about statuses; ``max_characters`` is None when it says nothing."""
+
+    max_characters: int | None
+    characters_reserved_per_url: int = 23
+    max_media_attachments: int = 4
+
+
+class MastodonAdapter:
+    """One Mastodon account (``MASTODON_API_BASE_URL`` + ``MASTODON_ACCESS_TOKEN``)."""
+
+    platform: ClassVar[str] = "mastodon"
+
+    def __init__(self, settings: AccountSettings, kv: KeyValue) -> None:
+        self._settings = settings
+        self._kv = kv
+        base_url = settings.base_url or settings.credentials.get("MASTODON_API_BASE_URL") or ""
+        self._base_url = base_url.rstrip("/")
+        self._client: Any = None
+        self._account_id: str | None = None
+
+    # --- the client -----------------------------------------------------------------------------
+    @property
+    def _api(self) -> Any:
+        """The Mastodon.py client, built (without any request) on first use."""
+        if self._client is None:
+            token = self._settings.credentials.get("MASTODON_ACCESS_TOKEN", "")
+            if not self._base_url:
+                raise ConfigError(f"mastodon: account {self._settings.account!r} has no instance URL: "
+                                  "set MASTODON_API_BASE_URL (e.g. https://mastodon.social)")
+            if not token:
+                raise ConfigError(f"mastodon: account {self._settings.account!r} has no access token: "
+                                  "set MASTODON_ACCESS_TOKEN")
+            from mastodon import Mastodon
+
+            self._client = Mastodon(
+                api_base_url=self._base_url,
+                access_token=token,
+                ratelimit_method="throw",
+                request_timeout=self._settings.timeout,
+                version_check_mode="created",
+                mastodon_version=MASTODON_VERSION,
+                user_agent=f"crosspost/{__version__}",
+            )
+        return self._client
+
+    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one SDK call; translate what it raises (with the reset time and no secret in the text)."""
+        import requests
+        from mastodon.errors import MastodonError, MastodonRatelimitError
+
+        try:
+            return method(*args, **kwargs)
+        except (MastodonError, requests.RequestException, ValueError) as exc:
+            if isinstance(exc, MastodonRatelimitError) and self._client is not None:
+                exc.ratelimit_reset = self._client.ratelimit_reset  # type: ignore[attr-defined]
+            raise _redacted(translate_error(exc), self._settings.secrets) from exc
+
+    # --- limits ---------------------------------------------------------------------------------
+    def instance_limits(self) -> InstanceLimits:
+        """The instance's status limits, read once per ``INSTANCE_TTL`` and kept in the kv store."""
+        key = f"mastodon:instance:{self._base_url}"
+        cached = self._kv.kv_get(key)
+        if isinstance(cached, dict) and "max_characters" in cached:
+            return InstanceLimits(**cached)
+        limits = self._fetch_limits()
+        self._kv.kv_set(key, asdict(limits), ttl_seconds=INSTANCE_TTL)
+        return limits
+
+    def character_limit(self) -> int | None:
+        """``configuration.statuses.max_characters`` of the instance (None if it does not say)."""
+        return self.instance_limits().max_characters
+
+    def url_weight(self) -> int:
+        """How many characters every URL counts for: ``characters_reserved_per_url`` (23 by default)."""
+        return self.instance_limits().characters_reserved_per_url
+
+    def _fetch_limits(self) -> InstanceLimits:
+        api = self._api
+        try:
+            statuses = _get(_get(self._call(api.instance_v2), "configuration"), "statuses")
+        except Permanent as exc:
+            if exc.status != 404:  # older than 4.0: no v2; ask v1
+                raise
+        else:
+            return _limits(statuses, None)
+        try:
+            with warnings.catch_warnings():  # v1 is deprecated on 4.x; it is our fallback on purpose
+                warnings.simplefilter("ignore")
+                v1 = self._call(api.instance_v1)
+        except Permanent as exc:
+            if exc.status == 404:
+                return InstanceLimits(None)
+            raise
+        return _limits(_get(_get(v1, "configuration"), "statuses"), _get(v1, "max_toot_chars"))
+
+    # --- posting --------------------------------------------------------------------------------
+    def prepare(self, post: PostRequest) -> dict[str, Any]:
+        """Note when the first attempt starts: it dates the Idempotency-Key's one-hour window."""
+        return {"prepared_at": datetime.now(UTC).isoformat()}
+
+    def publish(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef:
+        """Post one status (a reply when ``post.reply_to`` is set), with its image and alt text."""
+        options = self._settings.options
+        visibility = str(options.get("visibility") or "public").lower()
+        if visibility not in VISIBILITIES:
+            raise Permanent(f"mastodon: visibility {visibility!r} is not one of {', '.join(VISIBILITIES)} "
+                            f"(account {self._settings.account!r})")
+        media_ids = [self._media_id(post, post.image)] if post.image is not None else None
+        api = self._api
+        status = self._call(
+            api.status_post,
+            post.text,
+            in_reply_to_id=post.reply_to.id if post.reply_to is not None else None,
+            media_ids=media_ids,
+            sensitive=bool(options.get("sensitive", False)),
+            visibility=visibility,
+            spoiler_text=options.get("spoiler_text") or None,
+            language=post.lang or None,
+            idempotency_key=post.idempotency_key,
+        )
+        return self._ref(status)
+
+    def _media_id(self, post: PostRequest, image: ImageSpec) -> str:
+        """Upload the image once per idempotency key (retries reuse it) and wait until it is processed.
+
+        An upload this key already made is reused: still unattached, it is waited for; gone from
+        ``/api/v1/media`` (404), it is attached to the status an earlier attempt created, and passing
+        its id again with the same Idempotency-Key gets that status back.
+        """
+        api = self._api
+        key = f"mastodon:media:{self._base_url}:{post.idempotency_key}"
+        cached = self._kv.kv_get(key)
+        if cached:
+            try:
+                media = self._call(api.media, cached)
+            except Permanent as exc:
+                if exc.status != 404:
+                    raise
+                return str(cached)
+            return self._processed(media)
+        data, mime_type = self._fetch_image(image)
+        media = self._call(api.media_post, data, mime_type=mime_type, description=image.alt or None)
+        self._kv.kv_set(key, str(media["id"]), ttl_seconds=MEDIA_TTL)
+        return self._processed(media)
+
+    def _processed(self, media: Any) -> str:
+        """Poll ``GET /api/v1/media/:id`` until the upload has a URL, for at most ``settings.timeout``.
+
+        ``/api/v2/media`` answers 202 while the server processes the file; attaching it earlier gets a
+        422. This bounded wait is part of one upload, not a retry.
+        """
+        media_id = str(media["id"])
+        api = self._api
+        deadline = time.monotonic() + self._settings.timeout
+        pause = 0.2
+        while _get(media, "url") is None:
+            if time.monotonic() + pause > deadline:
+                raise Transient(f"mastodon: the image upload {media_id} was still processing after "
+                                f"{self._settings.timeout:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            media = self._call(api.media, media_id)
+        return media_id
+
+    def _fetch_image(self, image: ImageSpec) -> tuple[bytes, str]:
+        from bot.fetch import FetchRefused, fetch
+
+        try:
+            result = fetch(image.url, max_bytes=IMAGE_MAX_BYTES, timeout=self._settings.timeout,
+                           allow_private=self._settings.allow_private_network, accept="image/*")
+        except FetchRefused as exc:
+            raise Permanent(f"mastodon: image not fetched: {exc}") from exc
+        except InputError as exc:
+            text = str(exc)
+            lasting = "-byte limit" in text or re.search(r"HTTP 4\d\d", text) is not None
+            raise (Permanent if lasting else Transient)(f"mastodon: image not fetched: {text}") from exc
+        mime_type = _sniff_image(result.body)
+        declared = (result.content_type or "").split(";")[0].strip().lower()
+        if mime_type is None and declared.startswith("image/"):
+            mime_type = declared
+        if mime_type is None:
+            raise Permanent(f"mastodon: {image.url} is not an image (Content-Type: {declared or 'none'})")
+        return result.body, mime_type
+
+    def _ref(self, status: Any) -> PostRef:
+        url = _get(status, "url") or _get(status, "uri") or ""
+        return PostRef(self.platform, str(status["id"]), str(url))
+
+    # --- after an ambiguous failure ---------------------------------------------------------------
+    def reconcile(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef | None:
+        """Find the status an ambiguous attempt may have created.
+
+        Within the Idempotency-Key's hour (counted from ``prepare``, minus a margin) the POST is sent
+        again with the same key: the server returns the status it made and creates nothing; if the
+        first attempt never arrived, this makes the one status a retry would have made. Past the hour
+        (or without a ``prepared_at``) the account's recent statuses are searched instead.
+        """
+        started = _parse_time(prepared.get("prepared_at"))
+        if started is not None and datetime.now(UTC) - started < IDEMPOTENCY_WINDOW - IDEMPOTENCY_MARGIN:
+            return self.publish(post, prepared)
+        return self._find_recent(post, started)
+
+    def _find_recent(self, post: PostRequest, started: datetime | None) -> PostRef | None:
+        """The oldest of the account's statuses since ``started`` whose text (and parent) match ``post``."""
+        api = self._api
+        if self._account_id is None:
+            self._account_id = str(self._call(api.account_verify_credentials)["id"])
+        account_id = self._account_id
+        cutoff = started - IDEMPOTENCY_MARGIN if started is not None else None
+        wanted = normalized_text(post.text)
+        found: Any = None
+        for status in self._recent_statuses(account_id, cutoff):
+            if normalized_text(html_to_text(str(_get(status, "content") or ""))) != wanted:
+                continue
+            if post.reply_to is not None and str(_get(status, "in_reply_to_id")) != post.reply_to.id:
+                continue
+            found = status  # statuses come newest first: keep the oldest match
+        return self._ref(found) if found is not None else None
+
+    def _recent_statuses(self, account_id: str, cutoff: datetime | None) -> Iterator[Any]:
+        api = self._api
+        max_id: str | None = None
+        for _ in range(RECONCILE_PAGES):
+            page = self._call(api.account_statuses, account_id, limit=40, max_id=max_id, exclude_reblogs=True)
+            if not page:
+                return
+            for status in page:
+                created = _parse_time(_get(status, "created_at"))
+                if cutoff is not None and created is not None and created < cutoff:
+                    return
+                yield status
+            max_id = str(page[-1]["id"])
+
+    # --- the rest -------------------------------------------------------------------------------
+    def delete(self, ref: PostRef) -> None:
+        """Delete a status; one that is already gone (404) counts as deleted."""
+        api = self._api
+        try:
+            self._call(api.status_delete, ref.id)
+        except Permanent as exc:
+            if exc.status != 404:
+                raise
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
+            self._client = None
+
+
+ADAPTER = MastodonAdapter
+
+
+# --- error translation ------------------------------------------------------------------------------
+def translate_error(exc: BaseException) -> PublishError:
+    """Map a Mastodon.py or network exception to the core's error type (the table in the docstring).
+
+    A ``MastodonRatelimitError`` carries no reset time itself (Mastodon.py keeps it on the client as
+    ``ratelimit_reset``); the adapter copies it onto the exception as ``ratelimit_reset`` (epoch
+    seconds) before calling this.
+    """
+    import requests
+    from mastodon import errors as m
+
+    if isinstance(exc, PublishError):
+        return exc
+    if isinstance(exc, m.MastodonRatelimitError):
+        reset = getattr(exc, "ratelimit_reset", None)
+        retry_at = datetime.fromtimestamp(float(reset), UTC) if reset else None
+        when = f"; the limit resets at {retry_at:%Y-%m-%d %H:%M:%S} UTC" if retry_at else ""
+        return RateLimited(f"mastodon: rate limited (429 Too many requests){when}", retry_at=retry_at)
+    if isinstance(exc, m.MastodonNetworkError):
+        return _network_error(exc)
+    if isinstance(exc, m.MastodonAPIError):
+        return _api_error(exc)
+    if isinstance(exc, m.MastodonVersionError | m.MastodonIllegalArgumentError | m.MastodonIOError
+                  | m.MastodonMalformedEventError):
+        return Permanent(f"mastodon: Mastodon.py refused the call: {exc}")
+    if isinstance(exc, m.MastodonError):
+        return Ambiguous(f"mastodon: {type(exc).__name__}: {exc}")
+    if isinstance(exc, requests.RequestException | OSError):
+        return _network_error(exc)
+    if isinstance(exc, ValueError):
+        return Permanent(f"mastodon: invalid request: {exc}")
+    return Permanent(f"mastodon: unexpected {type(exc).__name__}: {exc}")
+
+
+def _api_error(exc: BaseException) -> PublishError:
+    """An HTTP error answer: ``args`` are (text, status, reason, the server's ``error`` message)."""
+    args = exc.args
+    status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+    if status is None:
+        return Ambiguous(f"mastodon: unreadable answer: {' '.join(str(a) for a in args)[:300]}")
+    reason = str(args[2]) if len(args) > 2 and args[2] else ""
+    said = str(args[3]) if len(args) > 3 and args[3] else reason
+    if status == 401:
+        return Permanent(f"mastodon: the server refused the access token (401: {said}): "
+                         "check MASTODON_ACCESS_TOKEN", status=status)
+    if status == 403:
+        return Permanent(f"mastodon: the server refused the request (403: {said}): check that "
+                         "MASTODON_ACCESS_TOKEN has the write:statuses and write:media scopes "
+                         "and the account is not suspended", status=status)
+    if status >= 500 or status in (408, 425):
+        return Transient(f"mastodon: server error {status}: {said}", status=status)
+    return Permanent(f"mastodon: {status} {said}", status=status)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps: causes, contexts, urllib3's ``reason`` and exception args."""
+    todo, seen = [exc], set()
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo.extend(x for x in nested if isinstance(x, BaseException))
+
+
+def _network_error(exc: BaseException) -> PublishError:
+    """Before the request was sent -> Transient; after (or unknown) -> Ambiguous; a bad URL -> Permanent."""
+    import socket
+    import ssl
+
+    import requests
+    import urllib3.exceptions as u3
+    from mastodon.errors import MastodonReadTimeout
+
+    chain = list(_chain(exc))
+    detail = str(exc)
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+        return Permanent(f"mastodon: the server's TLS certificate was refused: {detail}")
+    not_sent = (requests.ConnectTimeout, u3.ConnectTimeoutError, u3.NewConnectionError,
+                ConnectionRefusedError, socket.gaierror, requests.exceptions.ProxyError, u3.ProxyError)
+    if any(isinstance(e, not_sent) for e in chain):
+        return Transient(f"mastodon: could not connect (the request was not sent): {detail}")
+    misconfigured = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                     requests.exceptions.InvalidSchema, requests.exceptions.URLRequired,
+                     requests.exceptions.InvalidHeader, requests.exceptions.TooManyRedirects)
+    if any(isinstance(e, misconfigured) for e in chain):
+        return Permanent(f"mastodon: check MASTODON_API_BASE_URL: {detail}")
+    if any(isinstance(e, requests.ReadTimeout | u3.ReadTimeoutError | TimeoutError | MastodonReadTimeout)
+           for e in chain):
+        return Ambiguous(f"mastodon: no answer in time after the request was sent (it may have "
+                         f"been posted): {detail}")
+    return Ambiguous(f"mastodon: the connection broke after the request was sent (it may have been "
+                     f"posted): {detail}")
+
+
+def _redacted(error: PublishError, secrets: tuple[str, ...]) -> PublishError:
+    """The same error with every secret value blanked out of its message."""
+    message = str(error)
+    if not any(s and s in message for s in secrets):
+        return error
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "[redacted]")
+    if isinstance(error, RateLimited):
+        return RateLimited(message, retry_at=error.retry_at, status=error.status)
+    return type(error)(message, status=error.status)
+
+
+# --- small helpers ----------------------------------------------------------------------------------
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _limits(statuses: Any, max_toot_chars: Any) -> InstanceLimits:
+    def number(value: Any, default: int | None) -> int | None:
+        try:
+            return int(value) if value is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    max_characters = number(_get(statuses, "max_characters"), None) if statuses else None
+    if max_characters is None:
+        max_characters = number(max_toot_chars, None)
+    return InstanceLimits(
+        max_characters=max_characters,
+        characters_reserved_per_url=number(_get(statuses, "characters_reserved_per_url"), 23) or 23,
+        max_media_attachments=number(_get(statuses, "max_media_attachments"), 4) or 4,
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _sniff_image(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp" and data[8:12] == b"avif":
+        return "image/avif"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"heif"):
+        return "image/heic"
+    return None
+
+
+class _TextOfHTML(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(content: str) -> str:
+    """The plain text of a status' ``content`` (Mastodon keeps a link's hidden parts in spans)."""
+    parser = _TextOfHTML()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.parts)
+
+
+_REMOTE_MENTION = re.compile(r"(?<![\w@/])(@\w[\w.-]*)@[\w-]+(?:\.[\w-]+)+")
+
+
+def normalized_text(text: str) -> str:
+    """Text as compared by reconcile: ``@user@domain`` shown as ``@user``, whitespace collapsed."""
+    return " ".join(_REMOTE_MENTION.sub(r"\1", text).split())
