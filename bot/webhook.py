@@ -1,0 +1,698 @@
+"""The webhook server: a CMS says "published", crosspost queues a job and answers 202.
+
+Endpoints (the OpenAPI 3.0 document below, served at ``GET /openapi.json``, is the reference)::
+
+    POST /hooks/ghost       Ghost post.published / post.published.edited   X-Ghost-Signature
+    POST /hooks/wordpress   a WordPress REST post object                    X-Crosspost-Signature + -Timestamp
+    POST /hooks/generic     {title, url, summary, tags, body, image}        X-Crosspost-Signature + -Timestamp
+    GET  /jobs/{id}         the job as JSON (Authorization: Bearer <secret> when a secret is set)
+    GET  /healthz           {"ok": true, "database": "ok"} once the store answers
+    GET  /openapi.json      this API, described
+
+What a hook does, in order: refuse a body over 1 MiB (413, from Content-Length and again while
+reading, never reading more than 1 MiB + 1 bytes), a content type other than JSON (415), a bad or
+stale signature (401, see :mod:`bot.signatures`); parse the JSON into an Article with the loaders of
+:mod:`bot.load` (400 with the reason for anything unusable, never a 500); then commit a job to the
+store *before* answering 202 ``{"job", "state", "run_at", "article_key"}``. The job's dedupe key is the
+article key, so a CMS retry or a second delivery answers 200 with the job that already exists.
+
+Ghost specifics: events other than ``post.published`` / ``page.published`` (and their ``.edited``
+forms) are acknowledged with 200 ``{"ignored": …}``; an ``.edited`` event never queues anything: it
+answers 200 with the job of the original publication, or ``ignored`` when there is none (an edit of a
+post published before crosspost was listening is not news). The job of a Ghost post is also
+remembered under its post id, so an edit that changes the post's URL still finds it.
+
+Nothing here fetches anything. The article's image URL is only stored; the adapters fetch it later
+through :func:`bot.fetch.fetch`, whose guard refuses internal addresses, so a signed payload cannot
+make crosspost reach into the network it runs in.
+
+Store calls block, so they (and parsing, which may chew on a megabyte of HTML) run in Starlette's
+thread pool; the event loop only moves bytes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.article import Article
+from bot.errors import ConfigError, InputError
+from bot.feeds import queue_targets
+from bot.signatures import (
+    GHOST_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureError,
+    verify_crosspost,
+    verify_ghost,
+)
+from bot.store import Job, Store, StoreError
+from bot.store.models import JOB_STATES
+
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest webhook body accepted (1 MiB); a post's HTML is far below it."""
+
+SECRET_ENV = "CROSSPOST_WEBHOOK_SECRET"
+INSECURE_ENV = "CROSSPOST_WEBHOOK_INSECURE"
+
+GHOST_PUBLISH_EVENTS = frozenset(
+    {"post.published", "post.published.edited", "page.published", "page.published.edited"}
+)
+_MAX_JOB_ID = 2**63 - 1  # larger ids cannot exist (BIGINT / SQLite INTEGER); asking must not crash
+
+if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed here
+    from bot.config import Settings
+
+log = logging.getLogger("crosspost.webhook")
+
+
+class _Reject(Exception):
+    """Stop handling a request and answer ``status`` with ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] | None = None
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _job_reply(job: Job) -> dict[str, Any]:
+    return {
+        "job": job.id,
+        "state": job.state,
+        "run_at": job.run_at.isoformat(),
+        "article_key": job.article_key,
+    }
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """A job as the JSON ``GET /jobs/{id}`` returns."""
+    return {
+        "id": job.id,
+        "state": job.state,
+        "article_key": job.article_key,
+        "article": job.article,
+        "targets": list(job.targets),
+        "run_at": job.run_at.isoformat(),
+        "attempts": job.attempts,
+        "last_error": job.last_error,
+        "worker": job.worker,
+        "lease_until": job.lease_until.isoformat() if job.lease_until else None,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+# ---------------------------------------------------------------------------- payload -> Article
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Reject(
+            400, f"body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Reject(
+            400, f"body is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, 100k nested arrays
+        raise _Reject(400, f"body is not usable JSON: {type(exc).__name__}") from None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    article: Article | None  # None: acknowledged but ignored (``ignored`` says why)
+    ignored: str | None = None
+    is_edit: bool = False
+
+
+def _ghost(data: Any) -> _Parsed:
+    from bot.load import from_ghost
+
+    post = data.get("post") if isinstance(data, dict) else None
+    if not isinstance(post, dict):
+        raise _Reject(400, 'not a Ghost webhook payload: expected {"post": {"current": {...}}}')
+    event = data.get("event")
+    if isinstance(event, str) and event not in GHOST_PUBLISH_EVENTS:
+        return _Parsed(None, f"Ghost event {event!r} is not a publish event; nothing to post")
+    current = post.get("current")
+    status = current.get("status") if isinstance(current, dict) else None
+    if isinstance(status, str) and status != "published":
+        return _Parsed(None, f"Ghost post status is {status!r}, not 'published'; nothing to post")
+    article = from_ghost(data, origin="Ghost payload")
+    return _Parsed(article, is_edit=isinstance(event, str) and event.endswith(".edited"))
+
+
+def _wordpress(data: Any) -> _Parsed:
+    from bot.load import from_wordpress
+
+    if not isinstance(data, dict):
+        raise _Reject(400, f"not a WordPress post: expected a JSON object, got {type(data).__name__}")
+    status = data.get("status")
+    if isinstance(status, str) and status != "publish":
+        return _Parsed(None, f"WordPress post status is {status!r}, not 'publish'; nothing to post")
+    return _Parsed(from_wordpress(data, origin="WordPress payload"))
+
+
+def _generic(data: Any) -> _Parsed:
+    from bot.load import from_generic
+
+    if not isinstance(data, dict):
+        raise _Reject(
+            400, f"not an article: expected a JSON object {{title, url, ...}}, got {type(data).__name__}"
+        )
+    return _Parsed(from_generic(data, origin="JSON article"))
+
+
+_URL_FIELDS = {"ghost": "post.current.url or canonical_url", "wordpress": "link", "generic": "url"}
+
+
+def _check_storable(article: Article) -> None:
+    """Refuse text the database cannot hold: unpaired surrogates (not UTF-8) and NUL (PostgreSQL)."""
+    try:
+        encoded = json.dumps(article.to_dict(), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Reject(400, "the article contains invalid Unicode (an unpaired surrogate escape)") from None
+    if b"\\u0000" in encoded:
+        raise _Reject(400, "the article contains a NUL character")
+
+
+# ---------------------------------------------------------------------------- the receiver
+
+
+class _Receiver:
+    """The state the endpoints share: store, secret, targets, delay."""
+
+    def __init__(self, store: Store, secret: str | None, targets: list[str], delay_seconds: float) -> None:
+        self.store = store
+        self.secret = secret
+        self.targets = targets
+        self.delay = timedelta(seconds=delay_seconds)
+
+    # -- the pieces, blocking; run in the thread pool
+
+    def verify(self, kind: str, body: bytes, headers: dict[str, str | None]) -> None:
+        if self.secret is None:
+            return
+        if kind == "ghost":
+            verify_ghost(self.secret, body, headers.get(GHOST_HEADER))
+        else:
+            verify_crosspost(self.secret, body, headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER))
+
+    def handle(self, kind: str, body: bytes, headers: dict[str, str | None]) -> _Outcome:
+        """Verify, parse, commit: everything after the body has been read."""
+        try:
+            self.verify(kind, body, headers)
+        except SignatureError as exc:
+            log.warning("webhook signature refused", extra={"hook": kind, "reason": str(exc)})
+            return _Outcome(401, {"error": str(exc)})
+        try:
+            parsed = _READERS[kind](_parse_json(body))
+        except _Reject as exc:
+            return _Outcome(exc.status, {"error": exc.message})
+        except InputError as exc:
+            return _Outcome(400, {"error": str(exc)})
+        except Exception as exc:  # a loader bug on odd input is still the input's fault to the sender
+            log.exception("webhook payload crashed the loader", extra={"hook": kind})
+            return _Outcome(400, {"error": f"cannot read the payload ({type(exc).__name__})"})
+        if parsed.article is None:
+            log.info("webhook ignored", extra={"hook": kind, "reason": parsed.ignored})
+            return _Outcome(200, {"ignored": parsed.ignored})
+        article = parsed.article
+        if not article.url:
+            return _Outcome(
+                400,
+                {
+                    "error": f"the article has no url: crosspost needs its canonical http(s) URL "
+                    f"({_URL_FIELDS[kind]}) to link to it"
+                },
+            )
+        try:
+            _check_storable(article)
+        except _Reject as exc:
+            return _Outcome(exc.status, {"error": exc.message})
+        try:
+            job, created = self.commit(kind, article, is_edit=parsed.is_edit)
+        except StoreError as exc:
+            log.error("webhook could not queue the job", extra={"hook": kind, "error": str(exc)})
+            return _Outcome(
+                503, {"error": "the job store is unavailable; retry later"}, {"Retry-After": "30"}
+            )
+        if job is None:
+            return _Outcome(200, {"ignored": "an edit of an article crosspost never queued; nothing to post"})
+        log.info(
+            "webhook job queued" if created else "webhook job exists",
+            extra={"hook": kind, "article": article.key, "job": job.id, "url": article.url},
+        )
+        if created:
+            return _Outcome(202, _job_reply(job), {"Location": f"/jobs/{job.id}"})
+        return _Outcome(200, _job_reply(job))
+
+    def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
+        """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
+        alias = _source_alias(kind, article)
+        if alias is not None:
+            known = self.store.kv_get(alias)
+            if isinstance(known, int) and not isinstance(known, bool):
+                job = self.store.get_job(known)
+                if job is not None:
+                    return job, False
+        if is_edit:
+            return None, False
+        job, created = self.store.enqueue(
+            article=article.to_dict(),
+            article_key=article.key,
+            targets=self.targets,
+            run_at=datetime.now(UTC) + self.delay,
+            dedupe_key=article.key,
+        )
+        if alias is not None:
+            self.store.kv_set(alias, job.id)
+        return job, created
+
+    # -- the endpoints
+
+    def hook(self, kind: str) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint for one kind of payload ("ghost", "wordpress", "generic")."""
+
+        async def endpoint(request: Request) -> Response:
+            return await self._hook(kind, request)
+
+        return endpoint
+
+    async def _hook(self, kind: str, request: Request) -> Response:
+        try:
+            body = await _read_body(request)
+        except _Reject as exc:
+            return _error(exc.status, exc.message, {"Connection": "close"} if exc.status == 413 else None)
+        headers: dict[str, str | None] = {
+            name: request.headers.get(name) for name in (GHOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER)
+        }
+        outcome = await run_in_threadpool(self.handle, kind, body, headers)
+        return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
+
+    async def job(self, request: Request) -> Response:
+        if self.secret is not None and not _bearer_ok(request.headers.get("authorization"), self.secret):
+            return _error(
+                401,
+                "GET /jobs needs 'Authorization: Bearer <CROSSPOST_WEBHOOK_SECRET>'",
+                {"WWW-Authenticate": 'Bearer realm="crosspost"'},
+            )
+        job_id = request.path_params["job_id"]
+        if not 0 < job_id <= _MAX_JOB_ID:
+            return _error(404, f"no job {job_id}")
+        try:
+            job = await run_in_threadpool(self.store.get_job, job_id)
+        except StoreError as exc:
+            log.error("job lookup failed", extra={"job": job_id, "error": str(exc)})
+            return _error(503, "the job store is unavailable; retry later", {"Retry-After": "30"})
+        if job is None:
+            return _error(404, f"no job {job_id}")
+        return JSONResponse(job_json(job))
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            await run_in_threadpool(self.store.kv_get, "webhook:healthz")
+        except Exception as exc:  # any failure here means "not healthy", whatever raised it
+            log.error("health check: database unavailable", extra={"error": str(exc)})
+            return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)
+        return JSONResponse({"ok": True, "database": "ok"})
+
+
+_READERS: dict[str, Callable[[Any], _Parsed]] = {
+    "ghost": _ghost,
+    "wordpress": _wordpress,
+    "generic": _generic,
+}
+
+
+def _source_alias(kind: str, article: Article) -> str | None:
+    """The key a Ghost post's job is also remembered under: site host + Ghost post id.
+
+    Only for Ghost, whose post ids are globally unique object ids; the host is part of the key anyway
+    so two sites can never collide. WordPress ids (small integers) and generic ids are not used.
+    """
+    if kind != "ghost" or not article.source_id or not article.url:
+        return None
+    return f"webhook:source:{urlsplit(article.url).netloc.lower()}:{article.source_id}"
+
+
+def _bearer_ok(header: str | None, secret: str) -> bool:
+    if not header:
+        return False
+    expected = f"Bearer {secret}".encode()
+    return hmac.compare_digest(header.strip().encode("latin-1", "replace"), expected)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, after the size and content-type checks; never reads more than MAX_BODY_BYTES + 1 bytes."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.strip().isdigit():
+            raise _Reject(400, f"invalid Content-Length {length!r}")
+        if int(length) > MAX_BODY_BYTES:
+            raise _Reject(413, f"body of {int(length):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit")
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise _Reject(415, f"Content-Type must be application/json, not {media or 'missing'}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > MAX_BODY_BYTES:
+            raise _Reject(413, f"body is over the {MAX_BODY_BYTES:,}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) as JSON like every other error."""
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, exc.detail, dict(exc.headers) if exc.headers else None)
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    *,
+    secret: str | None,
+    insecure: bool = False,
+    delay_seconds: float = 0.0,
+    targets: Sequence[str] | None = None,
+) -> Starlette:
+    """The webhook ASGI app (serve it with uvicorn); the caller owns ``store`` and closes it.
+
+    ``secret`` is ``CROSSPOST_WEBHOOK_SECRET``; without one, ``insecure=True``
+    (``CROSSPOST_WEBHOOK_INSECURE=1``) must say that unsigned requests are wanted (development only),
+    else ConfigError. With ``insecure`` no signature is checked, even if a secret is given. Jobs go to
+    ``targets`` (default: every platform with credentials in ``settings``) at now + ``delay_seconds``.
+    """
+    secret = secret or None
+    if secret is None and not insecure:
+        raise ConfigError(
+            f"{SECRET_ENV} is not set: set it to the secret you gave your CMS's webhook, "
+            f"or set {INSECURE_ENV}=1 to accept unsigned requests (development only)"
+        )
+    if delay_seconds < 0:
+        raise ConfigError(f"the webhook delay must be >= 0 seconds, not {delay_seconds:g}")
+    platforms = queue_targets(settings, targets)
+    if insecure:
+        log.warning("webhook accepts UNSIGNED requests", extra={"flag": INSECURE_ENV})
+    receiver = _Receiver(store, None if insecure else secret, platforms, delay_seconds)
+    routes = [
+        Route("/hooks/ghost", receiver.hook("ghost"), methods=["POST"]),
+        Route("/hooks/wordpress", receiver.hook("wordpress"), methods=["POST"]),
+        Route("/hooks/generic", receiver.hook("generic"), methods=["POST"]),
+        Route("/jobs/{job_id:int}", receiver.job, methods=["GET"]),
+        Route("/healthz", receiver.healthz, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+
+# ---------------------------------------------------------------------------- the OpenAPI document
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "Malformed JSON, not a recognisable payload, or an article without a URL.",
+        401: "Missing, wrong or stale signature (or bearer token).",
+        404: "No such job.",
+        413: "Body over 1 MiB.",
+        415: "Content-Type is not application/json.",
+        503: "The job store is unavailable; retry later.",
+    }
+    return {str(s): {"description": reasons[s], "content": _json_content(_ref("Error"))} for s in statuses}
+
+
+def _hook(summary: str, schema: str, headers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "operationId": f"hook_{schema.lower()}",
+            "parameters": headers,
+            "requestBody": {"required": True, "content": _json_content(_ref(schema))},
+            "responses": {
+                "202": {
+                    "description": "Queued: a new job was committed.",
+                    "headers": {"Location": {"schema": {"type": "string"}, "description": "/jobs/{id}"}},
+                    "content": _json_content(_ref("Queued")),
+                },
+                "200": {
+                    "description": "Already queued (a retry or an edit): the existing job; or ignored.",
+                    "content": _json_content({"anyOf": [_ref("Queued"), _ref("Ignored")]}),
+                },
+                **_errors(400, 401, 413, 415, 503),
+            },
+        }
+    }
+
+
+_CROSSPOST_HEADERS = [
+    {
+        "name": SIGNATURE_HEADER,
+        "in": "header",
+        "required": True,
+        "description": 'sha256=<hex HMAC-SHA256 of timestamp + "." + body, keyed with the webhook secret>',
+        "schema": {"type": "string"},
+    },
+    {
+        "name": TIMESTAMP_HEADER,
+        "in": "header",
+        "required": True,
+        "description": "Seconds since the epoch; refused when more than 5 minutes off.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+]
+_NULLABLE_STRING = {"type": "string", "nullable": True}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "crosspost webhook",
+        "version": "1",
+        "description": (
+            "Queue cross-posts from a CMS. Hooks are signed with the shared secret "
+            "(CROSSPOST_WEBHOOK_SECRET); the server fetches nothing itself."
+        ),
+    },
+    "paths": {
+        "/hooks/ghost": _hook(
+            "Ghost post.published (or .edited) webhook",
+            "GhostWebhook",
+            [
+                {
+                    "name": GHOST_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "description": "sha256=<hex HMAC-SHA256 of body + t>, t=<milliseconds since the epoch>",
+                    "schema": {"type": "string"},
+                }
+            ],
+        ),
+        "/hooks/wordpress": _hook("WordPress REST post object", "WordPressPost", _CROSSPOST_HEADERS),
+        "/hooks/generic": _hook("A generic article", "GenericArticle", _CROSSPOST_HEADERS),
+        "/jobs/{job_id}": {
+            "get": {
+                "summary": "A queued job and its state",
+                "operationId": "get_job",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "job_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The job.", "content": _json_content(_ref("Job"))},
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness and database check",
+                "operationId": "healthz",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Healthy.", "content": _json_content(_ref("Health"))},
+                    "503": {
+                        "description": "The database does not answer.",
+                        "content": _json_content(_ref("Health")),
+                    },
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "security": [],
+                "responses": {
+                    "200": {"description": "OpenAPI 3.0", "content": _json_content({"type": "object"})}
+                },
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "The webhook secret itself."}
+        },
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "Queued": {
+                "type": "object",
+                "required": ["job", "state", "run_at", "article_key"],
+                "properties": {
+                    "job": {"type": "integer"},
+                    "state": {"type": "string", "enum": list(JOB_STATES)},
+                    "run_at": {"type": "string", "format": "date-time"},
+                    "article_key": {"type": "string"},
+                },
+            },
+            "Ignored": {
+                "type": "object",
+                "required": ["ignored"],
+                "properties": {"ignored": {"type": "string"}},
+            },
+            "Health": {
+                "type": "object",
+                "required": ["ok", "database"],
+                "properties": {"ok": {"type": "boolean"}, "database": {"type": "string"}},
+            },
+            "Job": {
+                "type": "object",
+                "required": ["id", "state", "article_key", "article", "targets", "run_at", "attempts"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "state": {"type": "string", "enum": list(JOB_STATES)},
+                    "article_key": {"type": "string"},
+                    "article": _ref("GenericArticle"),
+                    "targets": {"type": "array", "items": {"type": "string"}},
+                    "run_at": {"type": "string", "format": "date-time"},
+                    "attempts": {"type": "integer"},
+                    "last_error": _NULLABLE_STRING,
+                    "worker": _NULLABLE_STRING,
+                    "lease_until": {"type": "string", "format": "date-time", "nullable": True},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time"},
+                },
+            },
+            "GhostTag": {
+                "type": "object",
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "description": "Names starting with # are internal: no hashtag.",
+                    },
+                    "slug": {"type": "string"},
+                    "visibility": {"type": "string"},
+                },
+            },
+            "GhostPost": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "uuid": {"type": "string"},
+                    "title": {"type": "string"},
+                    "url": {"type": "string", "format": "uri"},
+                    "canonical_url": {"type": "string", "format": "uri", "nullable": True},
+                    "custom_excerpt": _NULLABLE_STRING,
+                    "excerpt": _NULLABLE_STRING,
+                    "plaintext": _NULLABLE_STRING,
+                    "html": _NULLABLE_STRING,
+                    "feature_image": {"type": "string", "format": "uri", "nullable": True},
+                    "feature_image_alt": _NULLABLE_STRING,
+                    "tags": {"type": "array", "items": _ref("GhostTag")},
+                    "status": {"type": "string"},
+                    "published_at": {"type": "string", "format": "date-time", "nullable": True},
+                },
+            },
+            "GhostWebhook": {
+                "type": "object",
+                "required": ["post"],
+                "properties": {
+                    "event": {"type": "string", "description": "post.published, post.published.edited, ..."},
+                    "post": {
+                        "type": "object",
+                        "required": ["current"],
+                        "properties": {"current": _ref("GhostPost"), "previous": {"type": "object"}},
+                    },
+                },
+            },
+            "Rendered": {"type": "object", "properties": {"rendered": {"type": "string"}}},
+            "WordPressPost": {
+                "type": "object",
+                "description": "GET /wp-json/wp/v2/posts/<id>?_embed (tags: _embedded wp:term or tag_names)",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "link": {"type": "string", "format": "uri"},
+                    "status": {"type": "string"},
+                    "date_gmt": {"type": "string"},
+                    "title": _ref("Rendered"),
+                    "excerpt": _ref("Rendered"),
+                    "content": _ref("Rendered"),
+                    "tag_names": {"type": "array", "items": {"type": "string"}},
+                    "_embedded": {"type": "object"},
+                },
+            },
+            "GenericArticle": {
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string"},
+                    "url": {"type": "string", "format": "uri"},
+                    "summary": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "body": {"type": "string"},
+                    "image": {"type": "string", "format": "uri", "nullable": True},
+                    "image_alt": _NULLABLE_STRING,
+                    "lang": _NULLABLE_STRING,
+                    "published_at": _NULLABLE_STRING,
+                    "thread": {"type": "boolean", "nullable": True},
+                },
+            },
+        },
+    },
+}
+"""The API, written by hand (Starlette has no generator): what ``GET /openapi.json`` serves."""
