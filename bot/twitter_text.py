@@ -1,0 +1,402 @@
+"""X's counting rules: a port of twitter-text 3.1.0 (npm), plus Mastodon's variant of its URL rule.
+
+X measures a post with twitter-text's ``parseTweet``. This module reproduces it:
+
+- the text is NFC-normalised first;
+- every URL twitter-text recognises counts 23 (``transformedURLLength``), whatever its length,
+  including bare domains whose TLD is in twitter-text's list (``extractUrlsWithIndices``);
+- with config v3, every emoji that twemoji-parser 11.0.2 matches (ZWJ families, flags, skin
+  tones, keycaps) counts as one character of weight 2; newer sequences (Emoji 12 and later, such
+  as U+2764 U+FE0F U+200D U+1F525) are not in that list and count by their parts, which is the
+  larger of the two readings PLATFORMS.md asks us to fit to;
+- every other code point weighs 1 in U+0000-10FF, U+2000-200D, U+2010-201F, U+2032-2037 and 2
+  elsewhere; a post is valid when it holds no U+FFFE, U+FEFF, U+FFFF and weighs 1-280.
+
+Mastodon's ``StatusLengthValidator`` counts URLs with the Ruby twitter-text 3.1.0 regex as
+Mastodon's ``config/initializers/twitter_regex.rb`` reconfigures it; :func:`mastodon_url_spans`
+reproduces that one, since it shares the domain and TLD rules with X's.
+
+Regexes are compiled on first use, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import cache
+from typing import Any, Literal
+
+from bot import data
+
+Config = Literal["v2", "v3"]
+
+X_MAX_WEIGHTED_LENGTH = 280
+TRANSFORMED_URL_LENGTH = 23
+MAX_URL_LENGTH = 4096
+MAX_TCO_SLUG_LENGTH = 40
+
+# twitter-text regexp/*.js, written out as Python character-class contents.
+_SPACES = r"\x09-\x0D\x20\x85\xA0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+_INVALID = r"\uFFFE\uFEFF\uFFFF"
+_DIRECTIONAL = r"\u202A-\u202E\u061C\u200E\u200F\u2066\u2067\u2068\u2069"
+_PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]\^_{|}~$"
+_LATIN = (
+    r"\xC0-\xD6\xD8-\xF6\xF8-\xFF\u0100-\u024F\u0253\u0254\u0256\u0257\u0259\u025B\u0263\u0268"
+    r"\u026F\u0272\u0289\u028B\u02BB\u0300-\u036F\u1E00-\u1EFF"
+)
+# JavaScript's /i flag (without /u) also lets in the characters whose upper case falls in the
+# ranges above. Listed from node's own answer, so the classes match what twitter-text matches.
+_LATIN_CI = (
+    _LATIN + r"\u0260\u0269\u0275\u0280\u0283\u0288\u028A\u028C\u0292\u0399\u03B9\u1FBE"
+    r"\u2C65\u2C66\u2C7E\u2C7F\uA7DC"
+)
+_CYRILLIC_CI = r"\u0400-\u04FF\u1C80-\u1C87"
+# Weight-1 code points of configs v2 and v3 (the "ranges" of v2.json / v3.json).
+_LIGHT = r"\u0000-\u10FF\u2000-\u200D\u2010-\u201F\u2032-\u2037"
+
+
+@cache
+def _tld_data() -> tuple[list[str], dict[str, str]]:
+    """twitter-text's TLDs and, for non-ASCII TLD letters, the characters /i lets stand for them."""
+    tlds: list[str] = []
+    variants: dict[str, str] = {}
+    for line in data.lines("twitter_tlds.txt"):
+        if line.startswith("~"):
+            char, _, chars = line[1:].partition(" ")
+            variants[char] = chars
+        else:
+            tlds.append(line)
+    return tlds, variants
+
+
+def _char_class(char: str, variants: dict[str, str]) -> str:
+    if char.isascii():
+        return re.escape(char)
+    chars = variants.get(char, char)
+    return re.escape(chars) if len(chars) == 1 else "[" + "".join(re.escape(c) for c in chars) + "]"
+
+
+def tld_alternation() -> str:
+    """twitter-text's TLD list as one regex, ASCII case-insensitive, built as a trie.
+
+    A trie keeps matching fast (the flat alternation of ~1,600 names is slow in Python's engine)
+    and, with longer names tried before their prefixes, tries names in the same order as
+    twitter-text's reverse-sorted alternation, so backtracking ends in the same place.
+    """
+    tlds, variants = _tld_data()
+    trie: dict[str, Any] = {}
+    for tld in tlds:
+        node = trie
+        for char in tld:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [
+            _char_class(k, variants) + build(node[k]) for k in sorted((k for k in node if k), reverse=True)
+        ]
+        if not branches:
+            return ""
+        body = "(?:" + "|".join(branches) + ")" if len(branches) > 1 or "" in node else branches[0]
+        return body + "?" if "" in node else body
+
+    # (?ai:) = ASCII-only case folding, like JavaScript's /i without /u for these letters.
+    return "(?ai:" + build(trie) + ")"
+
+
+@cache
+def _url_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """extractUrl, validAsciiDomain and validTcoUrl of twitter-text 3.1.0."""
+    domain_char = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
+    subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
+    domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
+    tld = f"(?:{tld_alternation()}(?=[^0-9a-zA-Z@+\\-]|\\Z))"
+    punycode = r"(?:[xX][nN]--[\-0-9a-zA-Z]+)"
+    domain = f"(?:{subdomain}*{domain_name}(?:{tld}|{punycode}))"
+    path_char = f"[a-zA-Z{_CYRILLIC_CI}0-9!*';:=+,.$/%#\\[\\]\\-\\u2013_~@|&{_LATIN_CI}]"
+    balanced = f"\\((?:{path_char}+|(?:{path_char}*\\({path_char}+\\){path_char}*))\\)"
+    path_end = f"(?:[+\\-a-zA-Z{_CYRILLIC_CI}0-9=_#/{_LATIN_CI}]|(?:{balanced}))"
+    path = f"(?:(?:{path_char}*(?:{balanced}{path_char}*)*{path_end})|(?:@{path_char}+/))"
+    query_char = r"[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
+    query_end = r"[a-zA-Z0-9\-_&=#/]"
+    preceding = f"(?:[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
+    extract_url = re.compile(
+        f"(({preceding})(([hH][tT][tT][pP][sS]?://)?({domain})(?::([0-9]+))?(/{path}*)?"
+        f"(\\?{query_char}*{query_end})?))"
+    )
+    ascii_domain = re.compile(f"(?:(?:[\\-a-zA-Z0-9{_LATIN_CI}]+)\\.)+(?:{tld}|{punycode})")
+    tco = re.compile(
+        r"[hH][tT][tT][pP][sS]?://[tT]\.[cC][oO]/([a-zA-Z0-9]+)(?:\?" + query_char + "*" + query_end + ")?"
+    )
+    return extract_url, ascii_domain, tco
+
+
+_NON_ASCII = re.compile(r"[^\x20-\x7E]")
+_LABEL_SEPARATORS = re.compile("[\u3002\uff0e\uff61]")
+
+
+def _punycode_label_ok(label: str) -> bool:
+    """twitter-text's idna.toAscii check of one label: punycode.toASCII length 1-63."""
+    if label.isascii() and label.isprintable():
+        return 1 <= len(label) <= 63
+    mapped = _LABEL_SEPARATORS.sub(".", label)
+    encoded = ".".join(
+        "xn--" + part.encode("punycode").decode("ascii") if _NON_ASCII.search(part) else part
+        for part in mapped.split(".")
+    )
+    return 1 <= len(encoded) <= 63
+
+
+def _utf16_len(text: str) -> int:
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
+    """isValidUrl: the domain converts to ASCII and the whole URL stays within 4,096 UTF-16 units."""
+    _, ascii_domain, _ = _url_patterns()
+    if domain[:4] == "xn--" and not ascii_domain.search(domain):
+        return False
+    if not all(_punycode_label_ok(label) for label in domain.split(".")):
+        return False
+    return len(protocol) + 2 * len(url) <= MAX_URL_LENGTH or len(protocol) + _utf16_len(url) <= MAX_URL_LENGTH
+
+
+_SPACE = re.compile(f"[{_SPACES}]")
+
+
+def _windows_with_dot(text: str) -> Iterator[tuple[int, int]]:
+    """(pos, endpos) around each run of non-space characters that holds a ".".
+
+    A URL holds no space and its domain holds a ".", so extractUrl can only match inside such a run,
+    led by the space before it (its "preceding character"). Searching only there gives the same
+    matches as scanning the whole text, several times faster on prose.
+    """
+    reverse = None
+    dot = text.find(".")
+    while dot != -1:
+        after = _SPACE.search(text, dot)
+        end = after.start() if after else len(text)
+        if reverse is None:
+            reverse = text[::-1]
+        before = _SPACE.search(reverse, len(text) - dot)
+        start = len(text) - before.start() - 1 if before else 0
+        yield start, end
+        dot = text.find(".", end)
+
+
+def extract_url_spans(text: str, *, without_protocol: bool = True) -> list[tuple[int, int]]:
+    """Code point spans of the URLs twitter-text's ``extractUrlsWithIndices`` finds in ``text``."""
+    if not text or ("." not in text if without_protocol else ":" not in text):
+        return []
+    extract_url, ascii_domain, tco = _url_patterns()
+    spans: list[tuple[int, int]] = []
+    matches = (m for pos, endpos in _windows_with_dot(text) for m in extract_url.finditer(text, pos, endpos))
+    for match in matches:
+        before, url, protocol, domain, path = match.group(2, 3, 4, 5, 7)
+        start, end = match.span(3)
+        if not _is_valid_url(url, protocol or "https://", domain):
+            continue
+        if not protocol:
+            if not without_protocol or before[-1:] in ("-", "_", ".", "/"):
+                continue
+            found = [(start + m.start(), start + m.end()) for m in ascii_domain.finditer(domain)]
+            if not found:
+                continue
+            if path:
+                found[-1] = (found[-1][0], end)
+            spans.extend(found)
+        else:
+            short = tco.match(url)
+            if short:
+                if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
+                    continue
+                end = start + len(short.group(0))
+            spans.append((start, end))
+    return spans
+
+
+@cache
+def _emoji_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """twemoji-parser's regex, and the class of characters one of its matches can start with."""
+    emoji, first = data.lines("twemoji11.txt")
+    return re.compile(emoji), re.compile(first)
+
+
+def emoji_spans(text: str) -> list[tuple[int, int]]:
+    """Code point spans of the emoji twemoji-parser 11.0.2 finds (what parseTweet v3 counts as 2).
+
+    Same matches as ``finditer``, but the regex is only tried where a match can start.
+    """
+    if text.isascii():
+        return []
+    emoji, first = _emoji_patterns()
+    spans: list[tuple[int, int]] = []
+    candidate = first.search(text)
+    while candidate:
+        hit = emoji.match(text, candidate.start())
+        if hit:
+            spans.append(hit.span())
+        candidate = first.search(text, hit.end() if hit else candidate.start() + 1)
+    return spans
+
+
+_HEAVY_RUN = re.compile(f"[^{_LIGHT}]+")
+_INVALID_CHAR = re.compile(f"[{_INVALID}]")
+
+
+def _char_weight(text: str) -> int:
+    """Sum of per-code-point weights (1 or 2) of ``text``, without URL or emoji rules."""
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(map(len, _HEAVY_RUN.findall(text)))
+
+
+def parse_tweet(text: str, config: Config = "v3") -> tuple[int, bool]:
+    """``parseTweet(text, config)``: (weightedLength, valid) exactly as twitter-text 3.1.0 computes them."""
+    if config not in ("v2", "v3"):
+        raise ValueError(f"unknown twitter-text config {config!r}: use 'v2' or 'v3'")
+    normalized = text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+    entities: list[tuple[int, int, int]] = [(s, 0, e) for s, e in extract_url_spans(normalized)]
+    if config == "v3":
+        entities.extend((s, 1, e) for s, e in emoji_spans(normalized))
+        entities.sort()
+    weight = _char_weight(normalized)
+    position = 0
+    for start, kind, end in entities:
+        if start < position:
+            continue
+        fixed = TRANSFORMED_URL_LENGTH if kind == 0 else 2
+        weight += fixed - _char_weight(normalized[start:end])
+        position = end
+    valid = 0 < weight <= X_MAX_WEIGHTED_LENGTH and not _INVALID_CHAR.search(normalized)
+    return weight, valid
+
+
+# --- hashtags -------------------------------------------------------------------------------------
+
+
+@cache
+def _hashtag_tables() -> tuple[list[int], list[int], list[int], list[int]]:
+    tables: dict[str, list[tuple[int, int]]] = {}
+    for line in data.lines("x_hashtag_chars.txt"):
+        name, _, rest = line.partition(" ")
+        tables[name] = data.ranges(rest)
+    alpha, alnum = tables["alpha"], tables["alnum"]
+    return [a for a, _ in alpha], [b for _, b in alpha], [a for a, _ in alnum], [b for _, b in alnum]
+
+
+def _in_ranges(code_point: int, starts: list[int], ends: list[int]) -> bool:
+    i = bisect.bisect_right(starts, code_point) - 1
+    return i >= 0 and code_point <= ends[i]
+
+
+def is_x_hashtag(tag: str) -> bool:
+    """True when twitter-text extracts ``"#" + tag`` (followed by a space) as the hashtag ``tag``.
+
+    twitter-text's rule: every character is a hashtag character (letters, marks, digits, "_" and a
+    few joiners of its Unicode tables), at least one is a letter or mark, and the first is not
+    U+FE0F or U+20E3 (which would make "#" part of a keycap emoji). A tag with a "." could also be
+    taken for a URL; such characters are not hashtag characters anyway.
+    """
+    if not tag or tag[0] in "\ufe0f\u20e3":
+        return False
+    alpha_starts, alpha_ends, alnum_starts, alnum_ends = _hashtag_tables()
+    if not all(_in_ranges(ord(c), alnum_starts, alnum_ends) for c in tag):
+        return False
+    return any(_in_ranges(ord(c), alpha_starts, alpha_ends) for c in tag)
+
+
+# --- Mastodon -------------------------------------------------------------------------------------
+
+# Ruby twitter-text 3.1.0 regex.rb, as Mastodon's config/initializers/twitter_regex.rb overrides it.
+_RUBY_PUNCT = r"!\"#$%&'()*+,\-./:;<=>?@\[\]\^_`{|}~"
+_RUBY_SPACES = r"\x09-\x0D\x20\x85\xA0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+_WHITE_SPACE = r"\x09-\x0D\x20\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+_UCHARS = (
+    r"\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF\U00010000-\U0001FFFD\U00020000-\U0002FFFD"
+    r"\U00030000-\U0003FFFD\U00040000-\U0004FFFD\U00050000-\U0005FFFD\U00060000-\U0006FFFD"
+    r"\U00070000-\U0007FFFD\U00080000-\U0008FFFD\U00090000-\U0009FFFD\U000A0000-\U000AFFFD"
+    r"\U000B0000-\U000BFFFD\U000C0000-\U000CFFFD\U000D0000-\U000DFFFD\U000E1000-\U000EFFFD"
+    r"\uE000-\uF8FF\U000F0000-\U000FFFFD\U00100000-\U0010FFFD"
+)
+MASTODON_URL_SCHEMES = ("https", "http", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "gemini")
+
+
+@cache
+def _mastodon_url_pattern() -> Any:
+    """Mastodon's ``Twitter::TwitterText::Regex[:valid_url]`` (needs the ``regex`` module for \\p{})."""
+    import regex
+
+    # Onigmo's /i folds U+017F and U+212A to "s" and "k": they count as ASCII letters there.
+    az = r"a-zA-Z\u017F\u212A"
+    domain_char = f"[^{_DIRECTIONAL}{_RUBY_PUNCT}\\x00-\\x1F\\x7F{_INVALID}{_RUBY_SPACES}]"
+    subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
+    domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
+    tld = f"(?:{tld_alternation()}(?=[^0-9{az}@+\\-]|$))"
+    domain = f"(?:{subdomain}*{domain_name}(?:{tld}|(?:[xX][nN]--[0-9{az}]+)))"
+    gem_path_char = f"[{az}\\p{{Script=Cyrillic}}0-9!*';:=+,.$/%#\\[\\]\\p{{Pd}}_~&|@{_LATIN}]"
+    gem_balanced = f"\\((?:{gem_path_char}+|(?:{gem_path_char}*\\({gem_path_char}+\\){gem_path_char}*))\\)"
+    path_char = f"[^{_WHITE_SPACE}<>()?]"
+    path_end = f"(?:[^{_WHITE_SPACE}()?!*\"'「」<>;:=,.$%\\[\\]~&|@]|(?:{gem_balanced}))"
+    balanced = f"\\((?:{path_char}+|(?:{path_char}*\\({path_char}+\\){path_char}*))\\)"
+    path = f"(?:(?:{path_char}*(?:{balanced}{path_char}*)*{path_end})|(?:{path_char}+/))"
+    query_char = f"[{az}0-9!?*'();:&=+$/%#\\[\\]\\-_.,~|@\\^{_UCHARS}]"
+    query_end = f"[{az}0-9_&=#/\\-{_UCHARS}]"
+    preceding = f"(?:[^{az}0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
+    schemes = "|".join(MASTODON_URL_SCHEMES)
+    return regex.compile(
+        f"(({preceding})(((?i:{schemes})://)?({domain})(?::([0-9]+))?(/{path}*)?"
+        f"(\\?{query_char}*{query_end})?))",
+        regex.MULTILINE | regex.VERSION0,
+    )
+
+
+def _libidn_to_ascii_growth(domain: str) -> int | None:
+    """How much longer IDN::Idna.toASCII (libidn, IDNA 2003) makes ``domain``; None if it refuses it."""
+    import stringprep
+    from encodings import idna
+
+    if domain.isascii():
+        return 0 if all(1 <= len(label) <= 63 for label in domain.split(".")) else None
+    try:
+        if any(stringprep.in_table_a1(char) for char in domain):
+            return None  # libidn refuses code points unassigned in Unicode 3.2
+        encoded = b".".join(idna.ToASCII(label) for label in _LABEL_SEPARATORS.sub(".", domain).split("."))
+    except UnicodeError:
+        return None
+    return max(0, len(encoded) - len(domain))
+
+
+def mastodon_url_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the URLs Mastodon's StatusLengthValidator replaces with a 23-character placeholder.
+
+    ``Extractor.extract_urls_with_indices(text, extract_url_without_protocol: false)`` of the Ruby
+    twitter-text 3.1.0 gem, with Mastodon's URL regex: only URLs with a scheme count (bare domains
+    count as written), the domain must end in a known TLD and pass IDNA.
+    """
+    if ":" not in text:
+        return []
+    spans: list[tuple[int, int]] = []
+    for match in _mastodon_url_pattern().finditer(text):
+        url, protocol, domain = match.group(3, 4, 5)
+        if not protocol:
+            continue
+        start, end = match.span(3)
+        short = _ruby_tco().match(url)
+        if short:
+            if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
+                continue
+            end = start + len(short.group(0))
+            url = short.group(0)
+        growth = _libidn_to_ascii_growth(domain)
+        if growth is None or len(url) + growth > MAX_URL_LENGTH:
+            continue
+        spans.append((start, end))
+    return spans
+
+
+@cache
+def _ruby_tco() -> re.Pattern[str]:
+    return re.compile(r"(?i:https?)://[tT]\.[cC][oO]/([a-zA-Z0-9]+)")
