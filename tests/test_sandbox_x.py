@@ -264,6 +264,8 @@ def test_timeline_is_reverse_chronological_with_tco_links_and_html_escapes(xsb: 
     assert tweets[0]["created_at"].endswith("Z")
     assert response.json()["meta"]["result_count"] == 3
     assert xsb.app.posts("x")[-1]["sent_text"] == f"Tom & Jerry <3 {url}"
+    bare = xsb.tweet("read example.org today").json()["data"]["text"]
+    assert bare.startswith("read https://t.co/") and bare.endswith(" today")
 
 
 def test_timeline_checks_max_results_and_pages(xsb: XSandbox) -> None:

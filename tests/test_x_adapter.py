@@ -32,7 +32,7 @@ from bot.sandbox.core import SandboxApp, SandboxServer
 from tests.conftest import ROOT, MemoryKV
 
 CREDS = {k: v for k, v in CREDENTIALS.items() if k.startswith("X_")}
-TEXT = "New on the blog: how we count to 280 https://example.com/posts/counting?utm=x & more #Python"
+TEXT = "New post: counting to 280 https://example.com/posts/counting?utm=x & more on example.org #Python"
 
 
 class XSandbox:

@@ -21,9 +21,11 @@ What it checks, like X:
   the same text as a live post of the same user → 403 "You are not allowed to create a Tweet with
   duplicate content."; a reply to an id that never existed → 400, to a deleted post → 403;
   media ids must be this user's uploads (400 "Your media IDs are invalid.").
-- **Stored text is X's text**: URLs become ``https://t.co/…`` links (23 characters) and ``&``, ``<``,
-  ``>`` are HTML-escaped, in the create answer and in timelines, exactly as X returns them; the original
-  URLs come back in ``entities.urls[].expanded_url``. ``app.state["x"]["posts"]`` keeps, per post,
+- **Stored text is X's text**: NFC-normalised; every URL twitter-text recognises (bare domains too,
+  :func:`bot.twitter_text.extract_url_spans`) becomes a ``https://t.co/…`` link (23 characters), a
+  photo adds one more at the end, and ``&``, ``<``, ``>`` are HTML-escaped, in the create answer and
+  in timelines, exactly as X returns them; the original URLs come back in
+  ``entities.urls[].expanded_url``. ``app.state["x"]["posts"]`` keeps, per post,
   ``text`` (X's form), ``sent_text`` (what the client sent), ``request`` (the whole JSON body), ``media``
   (with alt text), ``reply_to``, ``created_at`` and ``deleted``.
 - **Rate limits**: ``x-rate-limit-limit/-remaining/-reset`` (epoch seconds) on every answer, plus
@@ -46,6 +48,7 @@ import math
 import re
 import struct
 import time
+import unicodedata
 import zlib
 from datetime import UTC, datetime
 from typing import Any
@@ -79,8 +82,6 @@ TWEET_FIELDS = {
 }
 MEDIA_CATEGORIES = {"tweet_image", "tweet_gif", "tweet_video", "dm_image", "dm_gif", "dm_video",
                     "subtitles", "amplify_video"}
-_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_URL_TRAILING = ".,;:!?)]}'\""
 _OAUTH_PARAM = re.compile(r'([A-Za-z0-9_]+)="([^"]*)"')
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _TCO_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -231,11 +232,16 @@ def _next_id(state: dict[str, Any]) -> str:
 
 
 def _x_length(text: str) -> int:
-    try:
-        from bot.text import x_length  # imported here: the sandbox must load without bot.text's deps
-    except ImportError:  # TODO(x): remove once bot/text.py lands
-        return len(text)
+    from bot.text import x_length  # imported on first use: importing the sandbox stays cheap
+
     return int(x_length(text))
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    """The URLs X turns into t.co links: those twitter-text recognises (bare domains too)."""
+    from bot.twitter_text import extract_url_spans
+
+    return list(extract_url_spans(text))
 
 
 def _tco(state: dict[str, Any]) -> str:
@@ -254,14 +260,14 @@ def x_text(state: dict[str, Any], text: str) -> tuple[str, list[dict[str, Any]]]
     out: list[str] = []
     urls: list[dict[str, Any]] = []
     pos = 0
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(_URL_TRAILING)
-        start, end = match.start(), match.start() + len(url)
+    for start, end in _url_spans(text):
+        url = text[start:end]
         out.append(html.escape(text[pos:start], quote=False))
         link = _tco(state)
         begin = sum(len(part) for part in out)
         display = re.sub(r"^https?://(www\.)?", "", url, flags=re.IGNORECASE)
-        urls.append({"start": begin, "end": begin + len(link), "url": link, "expanded_url": url,
+        expanded = url if re.match(r"https?://", url, re.IGNORECASE) else "http://" + url
+        urls.append({"start": begin, "end": begin + len(link), "url": link, "expanded_url": expanded,
                      "display_url": display if len(display) <= 26 else display[:25] + "…"})
         out.append(link)
         pos = end
@@ -494,7 +500,7 @@ def _create_tweet(app: SandboxApp, request: Request, user_id: str) -> Response:
                         for p in posts):
             return problem(403, DUPLICATE)
         tweet_id = _next_id(state)
-        stored_text, urls = x_text(state, text or "")
+        stored_text, urls = x_text(state, unicodedata.normalize("NFC", text or ""))
         if attached:  # X appends a link to the photo, as a t.co link too
             link = _tco(state)
             start = len(stored_text) + 1 if stored_text else 0
