@@ -346,7 +346,7 @@ def _write_checks(
     if collection != POST_NSID or validate is False:
         return None
     if not _TID_RE.fullmatch(rkey):
-        return _invalid(f'Invalid record key for {POST_NSID}: Invalid TID string (got "{rkey}") at $')
+        return _invalid(f'Invalid record key for {POST_NSID}: Invalid TID string (got {_shown(rkey)}) at $')
     issue = validate_post({**record, "$type": collection}, _state(app))
     if issue:
         return _invalid(f"Invalid {POST_NSID} record: {issue}")
@@ -436,7 +436,7 @@ def _check_string(
     fmt: str | None = None,
 ) -> str | None:
     if not isinstance(value, str):
-        return f"Expected string value type (got {_kind(value)}) at {path}"
+        return f"Expected string value type (got {_shown(value)}) at {path}"
     size = len(value.encode("utf-8"))
     if max_bytes is not None and size > max_bytes:
         return f"string too big (maximum {max_bytes}, got {size}) at {path}"
@@ -445,7 +445,7 @@ def _check_string(
         if count > max_graphemes:
             return f"grapheme too big (maximum {max_graphemes}, got {count}) at {path}"
     if fmt is not None and not _FORMATS[fmt](value):
-        return f"Invalid {_FORMAT_NAMES.get(fmt, fmt)} (got {json.dumps(value)[:50]}) at {path}"
+        return f"Invalid {_FORMAT_NAMES.get(fmt, fmt)} (got {_shown(value)}) at {path}"
     return None
 
 
@@ -472,21 +472,32 @@ _FORMATS: dict[str, Callable[[str], bool]] = {
 _FORMAT_NAMES = {"did": "DID", "cid": "CID string"}  # lex-schema's IssueInvalidFormat wording
 
 
-def _kind(value: Any) -> str:
-    return {
-        dict: "object",
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "integer",
-        float: "float",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
+def _shown(value: Any) -> str:
+    """A value as lex-schema's ``stringifyValue`` shows it in a message (strings cut at 48 UTF-16 units,
+    at most two array items / object keys)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if isinstance(value, str):
+        units = value.encode("utf-16-le")
+        if len(units) >= 96:
+            value = units[: 2 * 47].decode("utf-16-le", "ignore") + "…"
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value[:2]) + (", ..." if len(value) > 2 else "") + "]"
+    if isinstance(value, dict):
+        keys = list(value)
+        shown = ", ".join(f"{json.dumps(k, ensure_ascii=False)}: ..." for k in keys[:2])
+        return "{" + shown + (", ..." if len(keys) > 2 else "") + "}"
+    return "object"
 
 
 def _require(obj: Any, keys: tuple[str, ...], path: str) -> str | None:
     if not isinstance(obj, dict):
-        return f"Expected object value type (got {_kind(obj)}) at {path}"
+        return f"Expected object value type (got {_shown(obj)}) at {path}"
     for key in keys:
         if key not in obj:
             return f'Missing required key "{key}" at {path}'
@@ -495,7 +506,7 @@ def _require(obj: Any, keys: tuple[str, ...], path: str) -> str | None:
 
 def _check_array(value: Any, path: str, max_len: int | None = None) -> str | None:
     if not isinstance(value, list):
-        return f"Expected array value type (got {_kind(value)}) at {path}"
+        return f"Expected array value type (got {_shown(value)}) at {path}"
     if max_len is not None and len(value) > max_len:
         return f"array too big (maximum {max_len}, got {len(value)}) at {path}"
     return None
@@ -511,9 +522,9 @@ def _check_blob(blob: Any, path: str) -> str | None:
         and isinstance(blob.get("mimeType"), str)
         and isinstance(blob.get("size"), int)
     ):
-        return f"Expected blob value type (got {_kind(blob)}) at {path}"
+        return f"Expected blob value type (got {_shown(blob)}) at {path}"
     if not blob["mimeType"].startswith("image/"):
-        return f'Expected "image/*" (got {json.dumps(blob["mimeType"])}) at {path}.mimeType'
+        return f'Expected "image/*" (got {_shown(blob["mimeType"])}) at {path}.mimeType'
     if blob["size"] > EMBED_BLOB_MAX:
         return f"blob too big (maximum {EMBED_BLOB_MAX}, got {blob['size']}) at {path}"
     return None
@@ -534,7 +545,7 @@ def _check_facets(facets: Any, text: str, path: str) -> str | None:
         for key in ("byteStart", "byteEnd"):
             value = facet["index"][key]
             if not isinstance(value, int) or isinstance(value, bool):
-                return f"Expected integer value type (got {_kind(value)}) at {at}.index.{key}"
+                return f"Expected integer value type (got {_shown(value)}) at {at}.index.{key}"
             if value < 0:
                 return f"integer too small (minimum 0, got {value}) at {at}.index.{key}"
         start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
@@ -554,7 +565,7 @@ def _check_facets(facets: Any, text: str, path: str) -> str | None:
 
 
 def _untyped(value: Any, at: str) -> str:
-    return f'Expected an object which includes the "$type" property value type (got {_kind(value)}) at {at}'
+    return f'Expected an object which includes the "$type" property value type (got {_shown(value)}) at {at}'
 
 
 def _check_feature(feature: Any, at: str) -> str | None:
