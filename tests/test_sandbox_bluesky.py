@@ -284,7 +284,7 @@ def test_rkey_must_be_a_tid(pds: PDS) -> None:
         ),
         (
             rec(embed={"external": {"uri": "https://e.com", "title": "t", "description": "d"}}),
-            'Expected an object which includes the "$type" property value type (got object)'
+            'Expected an object which includes the "$type" property value type (got {"external": ...})'
             " at $.record.embed",
         ),
         (
