@@ -341,7 +341,9 @@ def translate_error(exc: BaseException) -> PublishError:
 
     A ``MastodonRatelimitError`` carries no reset time itself (Mastodon.py keeps it on the client as
     ``ratelimit_reset``); the adapter copies it onto the exception as ``ratelimit_reset`` (epoch
-    seconds) before calling this.
+    seconds) before calling this. ``MastodonNetworkError`` is raised inside Mastodon.py's ``except``
+    block without ``from``, so the requests error it wraps is its ``__context__``: :func:`_chain` walks
+    contexts, causes, urllib3's ``reason`` and exception args to find out whether the request was sent.
     """
     import requests
     from mastodon import errors as m

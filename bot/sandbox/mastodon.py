@@ -385,14 +385,13 @@ def _tags(text: str, host: str) -> list[dict[str, str]]:
 def status_length(spoiler_text: str, text: str, url_weight: int) -> int:
     """``StatusLengthValidator``: graphemes of the spoiler (as written) plus the countable text.
 
-    Mastodon joins ``spoiler_text`` and the countable text and counts graphemes; URLs and remote
-    mentions are only shortened in the text, so the spoiler is counted as written.
+    Mastodon joins ``spoiler_text`` and the countable text and counts graphemes (with Ruby's
+    Unicode 15.0 rules, as :func:`bot.text.mastodon_length` does); URLs and remote mentions are only
+    shortened in the text, so the spoiler is counted as written.
     """
-    try:
-        from bot.text import graphemes, mastodon_length
-    except ImportError:  # TEMPORARY: bot/text.py has not landed yet
-        return len(spoiler_text) + len(text)
-    return len(graphemes(spoiler_text)) + int(mastodon_length(text, url_length=url_weight))
+    from bot.text import graphemes_before_unicode_15_1, mastodon_length
+
+    return graphemes_before_unicode_15_1(spoiler_text) + mastodon_length(text, url_length=url_weight)
 
 
 # --- entities -----------------------------------------------------------------------------------
