@@ -158,9 +158,9 @@ def test_migrations_are_idempotent(db_url: str) -> None:
 
 
 def test_migrations_concurrent_processes(db_url: str) -> None:
-    """Four processes connecting to a fresh database at once all succeed and migrate once."""
-    results = _spawn(_connect_in_process, [(db_url,)] * 4)
-    assert results == ["ok"] * 4
+    """Eight processes connecting to a fresh database at once all succeed and migrate once."""
+    results = _spawn(_connect_in_process, [(db_url,)] * 8)
+    assert results == ["ok"] * 8
     assert _schema_versions(db_url) == [1]
 
 

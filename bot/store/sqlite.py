@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -59,6 +61,23 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, retrying while another process holds the lock.
+
+    Changing the journal mode can fail with "database is locked" at once, without the busy handler,
+    when several processes open a fresh file together; once one of them has switched, it is a no-op.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 class _SqliteTx:
@@ -123,7 +142,7 @@ class SQLiteStore(Store):
             )
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
             if not self._memory:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
