@@ -1,0 +1,338 @@
+"""Feed watching: poll an RSS or Atom feed and queue a job for every entry not seen before.
+
+Each entry is known by two keys in the store's ``feed_seen`` table: its id (``<guid>`` / ``<id>``) and
+its link. An entry counts as seen when *either* key was seen, and every poll marks both, so an edited
+entry (same id, new title) and a re-keyed entry (new id, same link) are not queued again.
+
+The first poll of a feed only records what is already there (a blog's back catalogue is not news),
+unless ``backfill=N`` asks for the N newest entries. "First poll" is remembered by a marker key in
+``feed_seen``, not guessed from the entries, so a feed whose every entry changed between two polls
+still has its new entries queued.
+
+Jobs are queued with ``dedupe_key = article.key`` (the canonical URL's hash), the same key the webhook
+uses: an article that arrives by webhook and by feed is queued once. The feed is fetched with
+:func:`bot.fetch.fetch` (the guard against internal addresses, a 5 MiB cap, the settings' timeout);
+images named in the feed are not fetched here but later, by the adapters, through the same guard.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import bot.fetch
+from bot.article import Article
+from bot.errors import ConfigError, CrosspostError, InputError
+from bot.store import Store
+
+MAX_FEED_BYTES = 5 * 1024 * 1024
+"""The largest feed document crosspost reads."""
+
+FIRST_POLL_MARKER = "crosspost:first-poll-done"
+"""The ``feed_seen`` item key that says a feed has been polled before (entry keys start id:/link:/hash:)."""
+
+_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
+
+if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed here
+    from bot.config import Settings
+
+log = logging.getLogger("crosspost.feeds")
+
+Fetcher = Callable[..., bot.fetch.FetchResult]
+"""Signature of :func:`bot.fetch.fetch`; tests pass their own."""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll did: the ids of the jobs it created (an article already queued by the webhook or
+    another watcher is not queued again), and how many entries it saw for the first time (marked seen
+    now, queued or not). ``first_run`` says this was the feed's first poll."""
+
+    queued: list[int] = field(default_factory=list)
+    seen_now: int = 0
+    first_run: bool = False
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One feed entry as crosspost understands it: the Article, its seen-keys, and a sort date."""
+
+    article: Article
+    keys: tuple[str, ...]
+    published: float | None  # epoch seconds, when the feed gives a date
+    position: int  # index in the document
+
+
+def queue_targets(settings: Settings, targets: Sequence[str] | None) -> list[str]:
+    """The platforms a queued job goes to: ``targets`` if given (checked), else every configured platform.
+
+    Shared by the webhook and the feed watcher. Raises ConfigError when the answer would be no platform
+    at all: a job with no target would be "done" without posting anything.
+    """
+    from bot.rules import PLATFORM_NAMES
+
+    if targets:
+        chosen = list(dict.fromkeys(t.strip().lower() for t in targets if t.strip()))
+        unknown = [t for t in chosen if t not in PLATFORM_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"unknown platform {', '.join(unknown)}: choose from {', '.join(PLATFORM_NAMES)}"
+            )
+        if chosen:
+            return chosen
+    configured = [p for p in PLATFORM_NAMES if any(a.platform == p for a in settings.accounts)]
+    if not configured:
+        raise ConfigError(
+            "no platform has credentials, so queued jobs would post nowhere: set X_*, BLUESKY_* or "
+            "MASTODON_* variables (see .env.example) or name the platforms explicitly"
+        )
+    return configured
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _text(value: Any, detail: Any = None) -> str:
+    """Entry text as one line: HTML (by the detail's type, or markup in the value) loses its tags."""
+    from bot.load.common import inline_text
+    from bot.load.html import fragment_text
+
+    if not isinstance(value, str):
+        return ""
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    if kind in _HTML_TYPES or (kind is None and "<" in value):
+        return fragment_text(value)
+    return inline_text(value)
+
+
+def _epoch(parsed: Any) -> float | None:
+    """A feedparser ``*_parsed`` value (UTC struct_time) as epoch seconds."""
+    try:
+        return float(calendar.timegm(parsed)) if parsed else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _image(entry: Any, base: str) -> tuple[str | None, str | None]:
+    """The entry's image: Media RSS content/thumbnail, else an image enclosure."""
+    from bot.load.common import http_url
+
+    for media in list(entry.get("media_content") or []) + list(entry.get("media_thumbnail") or []):
+        if not isinstance(media, dict):
+            continue
+        kind = str(media.get("medium") or media.get("type") or "image")
+        if kind == "image" or kind.startswith("image/"):
+            url = http_url(media.get("url"), base)
+            if url:
+                return url, None
+    for link in entry.get("links") or []:
+        is_enclosure = isinstance(link, dict) and link.get("rel") == "enclosure"
+        if is_enclosure and str(link.get("type") or "").startswith("image/"):
+            url = http_url(link.get("href"), base)
+            if url:
+                return url, None
+    return None, None
+
+
+def _entry(raw: Any, position: int, base: str, lang: str | None) -> FeedEntry:
+    """Build the Article and keys of one feedparser entry."""
+    from bot.load.common import body_from_blocks, clean_tags, http_url, inline_text, lead_paragraph
+    from bot.load.html import fragment_blocks
+
+    url = http_url(raw.get("link"), base)
+    title = _text(raw.get("title"), raw.get("title_detail"))
+    summary_html = raw.get("summary") if isinstance(raw.get("summary"), str) else ""
+    summary = inline_text(" ".join(b.text for b in fragment_blocks(summary_html))) if summary_html else ""
+    content = raw.get("content") or []
+    body_html = next((c.get("value") for c in content if isinstance(c, dict) and c.get("value")), "")
+    blocks = fragment_blocks(body_html) if isinstance(body_html, str) and body_html else []
+    names: list[str] = []
+    for tag in raw.get("tags") or []:
+        if isinstance(tag, dict):
+            name = tag.get("label") or tag.get("term")
+            if isinstance(name, str):
+                names.append(name)
+    image, alt = _image(raw, base)
+    published = _epoch(raw.get("published_parsed")) or _epoch(raw.get("updated_parsed"))
+    raw_id = raw.get("id")
+    entry_id = raw_id.strip() if isinstance(raw_id, str) and raw_id.strip() else None
+    article = Article(
+        title=title,
+        url=url,
+        summary=summary or lead_paragraph(blocks),
+        body=body_from_blocks(blocks),
+        tags=clean_tags(names),
+        image=image,
+        image_alt=alt,
+        lang=lang,
+        published_at=datetime.fromtimestamp(published, UTC).isoformat() if published is not None else None,
+        source_id=entry_id,
+        extra={"format": "feed"},
+    )
+    keys: list[str] = []
+    if entry_id:
+        keys.append("id:" + entry_id)
+    if url:
+        keys.append("link:" + url)
+    if not keys:
+        basis = f"{title}\n{summary}\n{article.body}".encode()
+        keys.append("hash:" + hashlib.sha256(basis).hexdigest())
+    return FeedEntry(article, tuple(keys), published, position)
+
+
+def parse_feed(data: bytes, *, feed_url: str, content_type: str | None = None) -> list[FeedEntry]:
+    """Parse an RSS or Atom document into entries, newest first.
+
+    Raises InputError when the document is not a feed at all. ``feedparser`` is handed a byte stream
+    (a string would be taken for a URL or a file name) and never fetches anything itself.
+    """
+    import feedparser
+
+    # No content-location: feedparser would then rewrite relative ids into URLs, and an id must stay
+    # exactly as the feed wrote it. Relative links and images are joined with feed_url below instead.
+    headers = {"content-type": content_type} if content_type else {}
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    if not parsed.get("version") and not parsed.entries:
+        reason = parsed.get("bozo_exception")
+        raise InputError(f"{feed_url}: not an RSS or Atom feed" + (f" ({reason})" if reason else ""))
+    from bot.load.common import lang_value
+
+    lang = lang_value(parsed.feed.get("language"))
+    entries = [_entry(raw, i, feed_url, lang) for i, raw in enumerate(parsed.entries)]
+    if entries and all(e.published is not None for e in entries):
+        return sorted(entries, key=lambda e: (e.published or 0.0, -e.position), reverse=True)
+    return entries  # without dates for all, trust the feed's own order (newest first, by convention)
+
+
+# ---------------------------------------------------------------------------- polling
+
+
+def poll_feed(
+    store: Store,
+    feed_url: str,
+    *,
+    settings: Settings,
+    targets: Sequence[str] | None = None,
+    backfill: int = 0,
+    delay_seconds: float = 0.0,
+    fetch: Fetcher = bot.fetch.fetch,
+) -> PollResult:
+    """Fetch ``feed_url`` once and queue a job per new entry; see the module docstring for the rules.
+
+    ``targets`` defaults to every configured platform. Jobs run at now + ``delay_seconds``, oldest
+    entry first. Entries without a link are marked seen but not queued (a post needs a URL). Raises
+    InputError when the feed cannot be fetched or parsed, StoreError when the database fails; a poll
+    that fails part-way is safe to repeat (enqueueing is deduplicated by article key).
+    """
+    if backfill < 0:
+        raise ValueError("backfill must be >= 0")
+    platforms = queue_targets(settings, targets)
+    result = fetch(
+        feed_url,
+        max_bytes=MAX_FEED_BYTES,
+        timeout=settings.timeout,
+        allow_private=settings.allow_private_network,
+        accept=_ACCEPT,
+    )
+    entries = parse_feed(result.body, feed_url=result.url_final, content_type=result.content_type)
+    first_run = not store.feed_seen(feed_url, [FIRST_POLL_MARKER])
+    all_keys = [k for e in entries for k in e.keys]
+    seen = store.feed_seen(feed_url, all_keys)
+    new = [e for e in entries if not seen.intersection(e.keys)]
+    # One article may appear twice in a feed (two ids, one link): the first occurrence decides.
+    claimed: set[str] = set()
+    fresh: list[FeedEntry] = []
+    for entry in new:
+        if not claimed.intersection(entry.keys):
+            fresh.append(entry)
+        claimed.update(entry.keys)
+    to_queue = fresh[:backfill] if first_run else fresh
+    run_at = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+    queued: list[int] = []
+    for entry in reversed(to_queue):  # oldest first, so the queue posts them in publication order
+        article = entry.article
+        if article.url is None:
+            log.warning(
+                "feed entry without a link not queued", extra={"feed": feed_url, "title": article.title}
+            )
+            store.feed_mark(feed_url, list(entry.keys))
+            continue
+        job, created = store.enqueue(
+            article=article.to_dict(),
+            article_key=article.key,
+            targets=platforms,
+            run_at=run_at,
+            dedupe_key=article.key,
+        )
+        store.feed_mark(feed_url, list(entry.keys))
+        if created:
+            queued.append(job.id)
+        log.info(
+            "feed entry queued" if created else "feed entry already queued",
+            extra={"feed": feed_url, "article": article.key, "job": job.id, "url": article.url},
+        )
+    # Everything else that is new (the back catalogue on a first run, duplicates) is only marked seen.
+    store.feed_mark(feed_url, [k for e in new for k in e.keys])
+    if first_run:
+        store.feed_mark(feed_url, [FIRST_POLL_MARKER])
+    return PollResult(queued=queued, seen_now=len(new), first_run=first_run)
+
+
+def watch_loop(
+    store: Store,
+    feed_url: str,
+    every_seconds: float,
+    stop_event: threading.Event,
+    *,
+    settings: Settings,
+    targets: Sequence[str] | None = None,
+    backfill: int = 0,
+    delay_seconds: float = 0.0,
+    fetch: Fetcher = bot.fetch.fetch,
+    on_poll: Callable[[PollResult], None] | None = None,
+) -> None:
+    """Poll ``feed_url`` every ``every_seconds`` until ``stop_event`` is set (checked between polls and
+    while waiting, so a stop takes effect at once unless a fetch is in flight).
+
+    A failed poll (feed unreachable or malformed, database down) is logged and tried again next
+    round; a configuration error (no target platform) is raised at once, before the first poll.
+    ``backfill`` only matters for the feed's first poll. ``on_poll`` sees every successful result.
+    """
+    if every_seconds <= 0:
+        raise ValueError("every_seconds must be > 0")
+    queue_targets(settings, targets)
+    while not stop_event.is_set():
+        try:
+            outcome = poll_feed(
+                store,
+                feed_url,
+                settings=settings,
+                targets=targets,
+                backfill=backfill,
+                delay_seconds=delay_seconds,
+                fetch=fetch,
+            )
+        except CrosspostError as exc:
+            log.warning("feed poll failed", extra={"feed": feed_url, "error": str(exc)})
+        except Exception:  # a parser bug must not end the watch; the next poll may succeed
+            log.exception("feed poll crashed", extra={"feed": feed_url})
+        else:
+            if outcome.queued or outcome.first_run:
+                log.info(
+                    "feed polled",
+                    extra={"feed": feed_url, "queued": len(outcome.queued), "new": outcome.seen_now},
+                )
+            if on_poll is not None:
+                on_poll(outcome)
+        stop_event.wait(every_seconds)
