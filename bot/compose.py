@@ -394,12 +394,12 @@ def compose_platform(
     posts = []
     card = _card(article, url, summary) if rules.link_card and url else None
     for index, post_text in enumerate(texts):
-        facets = tuple(text.bluesky_facets(post_text, links)) if rules.shortens_links else ()
+        has_link = bool(url) and shown in post_text
+        facets = tuple(text.bluesky_facets(post_text, links if has_link else [])) if rules.shortens_links else ()
         record_tags: tuple[str, ...] = ()
         if index == 0 and rules.record_tags:
             present = {text.hashtag_key(t) for t in _tags_in(post_text)}
             record_tags = tuple(t for t in hashtags if text.hashtag_key(t) not in present)[: rules.record_tags]
-        has_link = bool(url) and shown in post_text
         posts.append(
             PlannedPost(
                 text=post_text,

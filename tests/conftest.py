@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import Sandbox
+from tests.pds_harness import pds  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

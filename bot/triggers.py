@@ -1,0 +1,297 @@
+"""Entry points for the other two triggers and the queue under them:
+``schedule``, ``queue``, ``cancel``, ``retry``, ``worker``, ``serve`` and ``watch``."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from bot.commands import Parser, UsageError
+from bot.logs import setup_logging
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|w)", re.IGNORECASE)
+_UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"``, ``"1d"`` -> timedelta."""
+    text = value.strip().replace(" ", "")
+    pos, seconds = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        seconds += float(m.group(1)) * _UNIT[m.group(2).lower()]
+        pos = m.end()
+    if pos != len(text) or not text or seconds <= 0:
+        raise UsageError(f"--in {value!r} is not a duration like 90s, 15m, 2h, 1h30m or 1d")
+    return timedelta(seconds=seconds)
+
+
+def _zone(name: str | None) -> tzinfo:
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return local or UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--tz {name!r} is not a time zone (e.g. Europe/Paris, America/New_York, UTC)") from None
+
+
+def parse_when(at: str | None, in_: str | None, tz: str | None, now: datetime | None = None) -> datetime:
+    """The UTC instant for ``--at`` (in ``--tz`` or local time) or ``--in``; now when neither is given."""
+    now = now or datetime.now(UTC)
+    if at and in_:
+        raise UsageError("give either --at or --in, not both")
+    if in_:
+        return now + parse_duration(in_)
+    if not at:
+        return now
+    try:
+        when = datetime.fromisoformat(at.strip().replace("T", " "))
+    except ValueError:
+        raise UsageError(f"--at {at!r} is not a date and time like \"2026-12-01 09:00\"") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_zone(tz))
+    elif tz:
+        raise UsageError("--at already carries a UTC offset; drop --tz")
+    return when.astimezone(UTC)
+
+
+def _open() -> tuple[Any, Any]:
+    from bot.config import load_settings
+    from bot.store import connect
+
+    settings = load_settings()
+    return settings, connect(settings.database_url)
+
+
+def _targets(settings: Any, platform_arg: str | None) -> list[str]:
+    from bot.rules import parse_platforms
+
+    platforms = parse_platforms(platform_arg)
+    return list(platforms)
+
+
+def schedule(argv: Sequence[str]) -> int:
+    """``crosspost schedule ARTICLE --at "2026-12-01 09:00" [--tz Europe/Paris] | --in 2h``."""
+    p = Parser(prog="crosspost schedule", description="Queue an article to be posted later.")
+    p.add_argument("article")
+    p.add_argument("--at", help='local date and time, e.g. "2026-12-01 09:00"')
+    p.add_argument("--tz", help="time zone of --at (default: this machine's)")
+    p.add_argument("--in", dest="in_", metavar="DURATION", help="from now: 90s, 15m, 2h, 1d")
+    p.add_argument("--platform", help="only these platforms (comma-separated)")
+    p.add_argument("--url", help="the canonical link (overrides the article's)")
+    p.add_argument("--tag", action="append", default=[])
+    p.add_argument("--thread", action="store_true")
+    p.add_argument("--format", choices=("text", "markdown", "html", "json"))
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    run_at = parse_when(args.at, args.in_, args.tz)
+    from dataclasses import replace
+
+    from bot.load import load_article
+
+    settings, store = _open()
+    try:
+        targets = _targets(settings, args.platform)
+        article = load_article(args.article, fmt=args.format, allow_private=settings.allow_private_network)
+        article = article.with_overrides(url=args.url, extra_tags=tuple(args.tag))
+        if not article.url:
+            raise UsageError(f"{args.article}: the article has no canonical link; pass --url URL")
+        if args.thread:
+            article = replace(article, thread=True)
+        job, _ = store.enqueue(article=article.to_dict(), article_key=article.key, targets=targets, run_at=run_at)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(_job_json(job), ensure_ascii=False))
+    else:
+        local = run_at.astimezone(_zone(args.tz))
+        print(f"job {job.id}: {article.title or article.url} → {', '.join(targets)} at "
+              f"{local:%Y-%m-%d %H:%M %Z} ({run_at:%Y-%m-%d %H:%M} UTC)")
+    return 0
+
+
+def _job_json(job: Any) -> dict[str, Any]:
+    return {
+        "id": job.id, "article": {"title": job.article.get("title"), "url": job.article.get("url")},
+        "targets": job.targets, "run_at": job.run_at.isoformat(), "state": job.state,
+        "attempts": job.attempts, "last_error": job.last_error,
+    }
+
+
+def queue(argv: Sequence[str]) -> int:
+    """``crosspost queue [--all] [--json]``: the jobs, due first."""
+    p = Parser(prog="crosspost queue", description="List queued and running jobs (--all: finished ones too).")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    _, store = _open()
+    try:
+        jobs = store.list_jobs(include_finished=args.all)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([_job_json(j) for j in jobs], ensure_ascii=False, indent=2))
+        return 0
+    if not jobs:
+        print("the queue is empty")
+        return 0
+    local = _zone(None)
+    rows = [("id", "article", "targets", "when", "state", "last error")]
+    for j in jobs:
+        title = (j.article.get("title") or j.article.get("url") or "")[:40]
+        rows.append((str(j.id), title, ",".join(j.targets), f"{j.run_at.astimezone(local):%Y-%m-%d %H:%M}",
+                     j.state, (j.last_error or "")[:60]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _job_id(p: Parser, argv: Sequence[str]) -> int:
+    p.add_argument("job", type=int)
+    return int(p.parse_args(argv).job)
+
+
+def cancel(argv: Sequence[str]) -> int:
+    """``crosspost cancel JOB``: a queued job will not run."""
+    job_id = _job_id(Parser(prog="crosspost cancel", description="Cancel a queued job."), argv)
+    _, store = _open()
+    try:
+        job = store.get_job(job_id)
+        if job is None:
+            raise UsageError(f"no job {job_id} (see crosspost queue --all)")
+        if not store.cancel(job_id):
+            raise UsageError(f"job {job_id} is {job.state}: only a queued job can be cancelled")
+    finally:
+        store.close()
+    print(f"job {job_id} cancelled")
+    return 0
+
+
+def retry(argv: Sequence[str]) -> int:
+    """``crosspost retry JOB``: a failed or cancelled job is queued again, due now."""
+    job_id = _job_id(Parser(prog="crosspost retry", description="Queue a failed or cancelled job again."), argv)
+    _, store = _open()
+    try:
+        job = store.get_job(job_id)
+        if job is None:
+            raise UsageError(f"no job {job_id} (see crosspost queue --all)")
+        if not store.retry(job_id):
+            raise UsageError(f"job {job_id} is {job.state}: only a failed or cancelled job can be retried")
+    finally:
+        store.close()
+    print(f"job {job_id} queued again")
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def worker(argv: Sequence[str]) -> int:
+    """``crosspost worker [--once] [--concurrency N]``: run due jobs."""
+    p = Parser(prog="crosspost worker", description="Run due jobs from the queue (SIGTERM finishes the jobs in flight).")
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--lease", type=float, default=120.0, help="seconds a claimed job is held")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between looks at the queue")
+    args = p.parse_args(argv)
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    setup_logging("INFO")
+    from bot.worker import Worker
+
+    settings, store = _open()
+    w = Worker(settings, store, concurrency=args.concurrency, lease_seconds=args.lease, poll_interval=args.poll)
+    _stop_on_signals(w.stop)
+    try:
+        count = w.run(once=args.once)
+    finally:
+        store.close()
+    if args.once:
+        print(f"ran {count} job{'s' if count != 1 else ''}")
+    return 0
+
+
+def serve(argv: Sequence[str]) -> int:
+    """``crosspost serve [--host] [--port] [--no-worker]``: the signed publish webhook (and a worker)."""
+    import os
+
+    p = Parser(prog="crosspost serve", description="Serve the publish webhooks; also run a worker unless told not to.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--no-worker", action="store_true")
+    p.add_argument("--platform", help="targets for webhook jobs (default: all configured)")
+    args = p.parse_args(argv)
+    setup_logging("INFO")
+    import uvicorn
+
+    from bot.webhook import create_app
+    from bot.worker import Worker
+
+    settings, store = _open()
+    secret = os.environ.get("CROSSPOST_WEBHOOK_SECRET") or None
+    insecure = os.environ.get("CROSSPOST_WEBHOOK_INSECURE", "").lower() in {"1", "true", "yes"}
+    delay = float(os.environ.get("CROSSPOST_WEBHOOK_DELAY", "0") or 0)
+    app = create_app(settings, store, secret=secret, insecure=insecure, delay_seconds=delay,
+                     targets=_targets(settings, args.platform))
+    background: Worker | None = None
+    thread: threading.Thread | None = None
+    if not args.no_worker:
+        background = Worker(settings, store)
+        thread = threading.Thread(target=background.run, name="worker", daemon=True)
+        thread.start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        if background is not None and thread is not None:
+            background.stop.set()
+            thread.join(timeout=30)
+        store.close()
+    return 0
+
+
+def watch(argv: Sequence[str]) -> int:
+    """``crosspost watch FEED_URL [--every 10m] [--backfill N]``: queue new feed entries."""
+    p = Parser(prog="crosspost watch", description="Poll an RSS/Atom feed and queue entries not seen before.")
+    p.add_argument("feed")
+    p.add_argument("--every", default="10m")
+    p.add_argument("--backfill", type=int, default=0, help="on the first run, queue the N newest entries")
+    p.add_argument("--once", action="store_true", help="poll once and exit")
+    p.add_argument("--platform")
+    args = p.parse_args(argv)
+    every = parse_duration(args.every).total_seconds()
+    setup_logging("INFO")
+    from bot.feeds import poll_feed, watch_loop
+
+    settings, store = _open()
+    targets = _targets(settings, args.platform)
+    try:
+        if args.once:
+            result = poll_feed(store, args.feed, settings=settings, targets=targets, backfill=args.backfill)
+            print(f"{args.feed}: queued {len(result.queued)} new entr{'ies' if len(result.queued) != 1 else 'y'}")
+            return 0
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        watch_loop(store, args.feed, every, stop, settings=settings, targets=targets, backfill=args.backfill)
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(queue(sys.argv[1:]))
