@@ -418,13 +418,15 @@ def _blob_refs(value: Any) -> list[dict[str, Any]]:
 
 # --- the app.bsky.feed.post lexicon ------------------------------------------------------------------
 def _graphemes(text: str) -> int:
-    try:
-        from bot.text import graphemes
-    except ImportError:  # TEMPORARY until bot/text.py lands: the same \X count it will make
-        import regex
+    from bot.text import graphemes  # imported here so that registering the sandbox stays cheap
 
-        return len(regex.findall(r"\X", text))
-    return int(graphemes(text))
+    return graphemes(text)
+
+
+def _utf8_len(text: str) -> int:
+    from bot.text import utf8_len
+
+    return utf8_len(text)
 
 
 def _check_string(
@@ -437,7 +439,7 @@ def _check_string(
 ) -> str | None:
     if not isinstance(value, str):
         return f"Expected string value type (got {_shown(value)}) at {path}"
-    size = len(value.encode("utf-8"))
+    size = _utf8_len(value)
     if max_bytes is not None and size > max_bytes:
         return f"string too big (maximum {max_bytes}, got {size}) at {path}"
     if max_graphemes is not None and len(value) > max_graphemes:
@@ -534,7 +536,7 @@ def _check_facets(facets: Any, text: str, path: str) -> str | None:
     problem = _check_array(facets, path)
     if problem:
         return problem
-    text_bytes = len(text.encode("utf-8"))
+    text_bytes = _utf8_len(text)
     for i, facet in enumerate(facets):
         at = f"{path}[{i}]"
         problem = _require(facet, ("index", "features"), at) or _require(
