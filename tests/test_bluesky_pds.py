@@ -377,6 +377,25 @@ INVALID_RECORDS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "image over 1,000,000 bytes",
+        {
+            "embed": {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    {
+                        "alt": "a",
+                        "image": {
+                            "$type": "blob",
+                            "ref": {"$link": "bafkreifr76oi5i5hqc5nbgzunrbd2lioi2avsjuhtmmoqqozfa3wvfdgia"},
+                            "mimeType": "image/png",
+                            "size": 1_500_000,
+                        },
+                    }
+                ],
+            }
+        },
+    ),
+    (
         "thumb never uploaded",
         {
             "embed": {
@@ -455,5 +474,6 @@ def test_sandbox_answers_like_the_pds(pds: LocalPDS, account: tuple[str, ...]) -
     assert real["put identical"] == (200, ["cid", "uri", "validationStatus"])  # no "commit": nothing written
     assert real["rkey not a TID"][0] == 400 and real["3002 bytes"][0] == 400
     assert real["300 graphemes, 2500 bytes"] == (200, "ok") and real["301 conjuncts"][0] == 400
+    assert "blob too big (maximum 1000000, got 1500000)" in real["image over 1,000,000 bytes"][1]["message"]
     mismatches = {name: (real[name], emulated.get(name)) for name in real if real[name] != emulated.get(name)}
     assert mismatches == {}, json.dumps(mismatches, indent=1, ensure_ascii=False)
