@@ -60,10 +60,13 @@ def x_length(text: str) -> int:
 
     URLs count 23 whatever their length (bare domains too, when their TLD is in twitter-text's
     list: ``news.example`` is not a URL, ``news.example.com`` is); emoji sequences that
-    twitter-text knows count 2; sequences newer than its Emoji 11 list count by their parts,
-    the larger reading, so a post that fits here fits on X whichever reading X's server uses.
+    twitter-text knows count 2. Where emoji lists disagree, each piece counts its larger reading,
+    so a post that fits here fits on X whichever list X's server uses: sequences newer than
+    twitter-text's Emoji 11 list (U+2764 U+FE0F U+200D U+1F525, U+1F9D1 U+200D U+1F384) count by
+    their parts (5), and a bare "©" or "®" counts 2 as emoji-test.txt-based lists count it (the
+    official library says 1). :func:`x_parse` gives the official library's exact answer.
     """
-    return parse_tweet(text, "v3")[0]
+    return parse_tweet(text, "v3", larger_reading=True)[0]
 
 
 def x_parse(text: str, config: str = "v3") -> tuple[int, bool]:

@@ -253,14 +253,26 @@ def _char_weight(text: str) -> int:
     return len(text) + sum(map(len, _HEAVY_RUN.findall(text)))
 
 
-def parse_tweet(text: str, config: Config = "v3") -> tuple[int, bool]:
-    """``parseTweet(text, config)``: (weightedLength, valid) exactly as twitter-text 3.1.0 computes them."""
+_TEXT_STYLE_EMOJI = re.compile("[\u00a9\u00ae](?!\ufe0f)")
+
+
+def parse_tweet(text: str, config: Config = "v3", *, larger_reading: bool = False) -> tuple[int, bool]:
+    """``parseTweet(text, config)``: (weightedLength, valid) exactly as twitter-text 3.1.0 computes them.
+
+    With ``larger_reading``, a bare "©" or "®" (no U+FE0F after it) also counts as an emoji of
+    weight 2, as emoji lists built from Unicode's emoji-test.txt count it (twitter-text-parser,
+    Emoji 12), where twemoji-parser 11 leaves it a weight-1 character. Every other difference
+    between the readings already goes the other way (newer sequences count by their parts here),
+    so this gives the larger reading piece by piece.
+    """
     if config not in ("v2", "v3"):
         raise ValueError(f"unknown twitter-text config {config!r}: use 'v2' or 'v3'")
     normalized = text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
     entities: list[tuple[int, int, int]] = [(s, 0, e) for s, e in extract_url_spans(normalized)]
     if config == "v3":
         entities.extend((s, 1, e) for s, e in emoji_spans(normalized))
+        if larger_reading and not normalized.isascii():
+            entities.extend((m.start(), 1, m.end()) for m in _TEXT_STYLE_EMOJI.finditer(normalized))
         entities.sort()
     weight = _char_weight(normalized)
     position = 0
