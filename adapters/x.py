@@ -14,7 +14,8 @@ not a base URL.
 **Images.** tweepy 4.17.0 has no v2 media method (``API.media_upload`` is v1.1 on upload.twitter.com),
 so the image goes through the same signed session: ``POST /2/media/upload`` (one-shot, multipart,
 ``media_category=tweet_image``), then ``POST /2/media/metadata/create`` for the alt text. The image is
-fetched with :func:`bot.fetch.fetch` (5 MB cap, X's image limit).
+fetched with :func:`bot.fetch.fetch` (5 MB cap, X's image limit). The media id is kept in the
+key/value store for 20 hours (X keeps uploads for 24), so a retried part does not upload again.
 
 **Exactly once.** X has no idempotency key. :meth:`XAdapter.prepare` records ``not_before`` (now, less
 a minute for clock skew); after an ambiguous failure :meth:`XAdapter.reconcile` reads the account's
@@ -83,6 +84,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # X's limit for images
 CLOCK_SKEW = 60.0  # seconds subtracted from not_before: our clock and X's may disagree
 RECONCILE_PAGES = 3  # up to 300 recent posts
 ME_TTL = 7 * 86400
+MEDIA_TTL = 20 * 3600  # X keeps an uploaded image usable for 24 hours
 DUPLICATE_DETAIL = "duplicate content"
 CREDENTIALS_HINT = "check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET"
 _PERMISSION_WORDS = ("permission", "not permitted", "oauth", "suspended", "client-not-enrolled",
@@ -151,7 +153,7 @@ class XAdapter:
         client = self._client
         with self._nothing_sent():
             me = self._me()
-            media_ids = [self._upload(post.image)] if post.image is not None else None
+            media_ids = [self._media_id(post.idempotency_key, post.image)] if post.image is not None else None
         try:
             response = client.create_tweet(
                 text=post.text or None,
@@ -221,6 +223,17 @@ class XAdapter:
         me = {"id": str(data["id"]), "username": str(data["username"])}
         self.kv.kv_set(key, me, ttl_seconds=ME_TTL)
         return me
+
+    def _media_id(self, idempotency_key: str, image: ImageSpec) -> str:
+        """The image's media id: uploaded once per post part, reused by retries (kept in the kv store)."""
+        identity = "\0".join((self.base_url, idempotency_key, image.url, image.alt))
+        key = "x:media:" + hashlib.sha256(identity.encode()).hexdigest()[:32]
+        cached = self.kv.kv_get(key)
+        if isinstance(cached, str) and cached:
+            return cached
+        media_id = self._upload(image)
+        self.kv.kv_set(key, media_id, ttl_seconds=MEDIA_TTL)
+        return media_id
 
     def _upload(self, image: ImageSpec) -> str:
         """Fetch the image, upload it (POST /2/media/upload), set its alt text; return the media id."""

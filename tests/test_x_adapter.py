@@ -126,6 +126,19 @@ def test_image_is_uploaded_with_alt_text_and_attached(xsb: XSandbox) -> None:
     assert stored["id"] == ref.id and stored["media"][0]["alt_text"] == image.alt
 
 
+def test_retried_image_post_reuses_the_uploaded_media(xsb: XSandbox) -> None:
+    """A part retried after a 503 attaches the media uploaded by its first attempt (one upload)."""
+    xsb.app.inject("x.tweets.create", "error", status=503)
+    adapter = make(xsb)
+    part = post(image=ImageSpec(url=xsb.url + "/x-media/pixel.png", alt="dot"))
+    with pytest.raises(Transient):
+        adapter.publish(part, {})
+    adapter.publish(part, {})
+    assert len(xsb.app.received("x.media.upload")) == 1
+    first, second = xsb.bodies()
+    assert first["media"] == second["media"] and len(xsb.app.posts("x")) == 1
+
+
 def test_image_over_five_megabytes_is_permanent_and_nothing_is_posted(xsb: XSandbox) -> None:
     """An image over X's 5 MB is refused before anything is uploaded or posted."""
     xsb.app.state["x"]["files"]["big.png"] = ("image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
