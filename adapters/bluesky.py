@@ -254,6 +254,17 @@ def _fingerprint(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+
+
+def _sniff_image(data: bytes) -> str | None:
+    """The image type the bytes announce (PNG, JPEG, GIF, WebP), or None."""
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return mime
+    return "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
+
+
 def _parse_at_uri(uri: str) -> tuple[str, str, str]:
     if not uri.startswith("at://") or uri.count("/") != 4:
         raise Permanent(f"bluesky: {uri!r} is not an at:// URI of a record")
@@ -414,9 +425,13 @@ class BlueskyAdapter:
                 from atproto_client import models
 
                 record = self._record(client, post, prepared, thumb, image)
-                data = models.ComAtprotoRepoPutRecord.Data(
-                    repo=self._did(client), collection=POST_COLLECTION, rkey=rkey, record=record
-                )
+                try:
+                    data = models.ComAtprotoRepoPutRecord.Data(
+                        repo=self._did(client), collection=POST_COLLECTION, rkey=rkey, record=record
+                    )
+                except Exception as exc:  # the SDK refused to build the request: nothing was sent
+                    problem = f"{type(exc).__name__}: {exc}"
+                    raise Permanent(f"bluesky: the record could not be built ({problem})") from exc
                 answer = client.com.atproto.repo.put_record(data)
                 return answer.uri, answer.cid
 
@@ -427,10 +442,6 @@ class BlueskyAdapter:
         except Exception as exc:
             raise self._fail(exc) from exc
         return PostRef(platform=self.platform, id=uri, url=url, cid=cid)
-
-    def record(self, post: PostRequest, prepared: dict[str, Any]) -> dict[str, Any]:
-        """The record ``publish`` would write, without blobs (for dry runs and tests)."""
-        return self._record(None, post, prepared, None, None)
 
     def _record(
         self,
@@ -504,11 +515,13 @@ class BlueskyAdapter:
             allow_private=self.settings.allow_private_network,
             accept="image/*",
         )
-        mime = (result.content_type or "").split(";")[0].strip().lower()
-        if not mime.startswith("image/"):
-            raise InputError(f"{url}: not an image (Content-Type {result.content_type or 'missing'})")
         if not result.body:
             raise InputError(f"{url}: the image is empty")
+        declared = (result.content_type or "").split(";")[0].strip().lower()
+        # Some hosts send images as application/octet-stream; the PDS sniffs the bytes too.
+        mime = declared if declared.startswith("image/") else _sniff_image(result.body)
+        if mime is None:
+            raise InputError(f"{url}: not an image (Content-Type {result.content_type or 'missing'})")
         return result.body, mime
 
     def _fetch_thumb(self, post: PostRequest) -> tuple[bytes, str] | None:

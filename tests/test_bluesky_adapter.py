@@ -249,6 +249,25 @@ def test_card_keeps_going_without_an_unusable_thumbnail(
     assert ref.id.endswith("/" + put_bodies(sandbox)[0]["rkey"])
 
 
+def test_unreachable_image_is_transient(adapter: BlueskyAdapter, sandbox: Sandbox) -> None:
+    """An image host that refuses the connection: Transient (nothing was sent to Bluesky, try later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    request = post("pic", image=ImageSpec(f"http://127.0.0.1:{port}/a.png", alt="a"))
+    with pytest.raises(Transient, match="could not fetch the image"):
+        adapter.publish(request, adapter.prepare(request))
+    assert not sandbox.app.received("bluesky.repo.*")
+
+
+def test_image_served_as_octet_stream_is_recognised(adapter: BlueskyAdapter, sandbox: Sandbox) -> None:
+    """A PNG sent as application/octet-stream is still uploaded (as image/png, from its bytes)."""
+    request = post("pic", image=ImageSpec(serve(sandbox, "raw", png(), "application/octet-stream"), alt="a"))
+    adapter.publish(request, adapter.prepare(request))
+    assert sandbox.app.received("bluesky.repo.uploadBlob")[0].header("content-type") == "image/png"
+    assert put_bodies(sandbox)[0]["record"]["embed"]["images"][0]["image"]["mimeType"] == "image/png"
+
+
 def test_image_over_the_limit_is_permanent(adapter: BlueskyAdapter, sandbox: Sandbox) -> None:
     """An attached image bigger than the lexicon's 1,000,000 bytes is refused before anything is sent."""
     request = post("big", image=ImageSpec(serve(sandbox, "huge.png", png(pad=1_000_001)), alt="x"))
