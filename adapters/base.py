@@ -11,6 +11,7 @@ Construction does no I/O; the SDK is imported on first use so that a dry run nev
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
@@ -82,6 +83,15 @@ class AccountSettings:
         return tuple(v for v in self.credentials.values() if v)
 
 
+@dataclass(frozen=True)
+class Quota:
+    """What the platform's rate-limit headers said on the last write call of an account."""
+
+    remaining: int | None
+    limit: int | None = None
+    reset_at: datetime | None = None  # aware UTC
+
+
 class KeyValue(Protocol):
     """Durable small state an adapter keeps between runs (Bluesky sessions, Mastodon instance limits)."""
 
@@ -119,6 +129,13 @@ class Adapter(Protocol):
 
     def delete(self, ref: PostRef) -> None:
         """Delete a post (used by tests and by ``--force`` clean-ups)."""
+        ...
+
+    def quota(self) -> Quota | None:
+        """The write quota left after the last call, from the platform's headers (None if unknown).
+
+        The worker paces an account by it: no post is sent when nothing is left before the reset.
+        """
         ...
 
     def close(self) -> None:

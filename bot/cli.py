@@ -66,28 +66,20 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _redact(message: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "***")
-    return message
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
+    from bot.logs import redact, setup_logging
+
     args = list(sys.argv[1:] if argv is None else argv)
     commands: dict[str, Callable[[list[str]], int]] = _commands()
-    secrets: Sequence[str] = ()
+    setup_logging("WARNING")
     try:
         if args and args[0] in commands:
             return commands[args[0]](args[1:])
         options = _post_parser().parse_args(args)
         return run_post(options)
     except CrosspostError as exc:
-        from bot.config import Settings
-
-        secrets = Settings().secrets if not secrets else secrets
-        return _fail(_redact(str(exc), secrets))
+        return _fail(redact(str(exc)).replace("\n", " "))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:

@@ -152,6 +152,10 @@ def load_settings(
                 f"mastodon account {account.account!r} has a token but no instance: set MASTODON_API_BASE_URL"
             )
 
+    from bot.logs import register_secrets
+
+    register_secrets(env.get(k, "") for r in RULES.values() for k in r.credentials)
+    register_secrets(s for a in accounts for s in a.secrets)
     tdir = templates_dir or (Path(data["templates"]) if data.get("templates") else None)
     if tdir is not None and not tdir.is_dir():
         raise ConfigError(f"templates directory {tdir} does not exist")

@@ -35,6 +35,7 @@ from bot.compose import PlannedPost, compose_platform
 from bot.config import Settings
 from bot.errors import Ambiguous, ConfigError, CrosspostError, PublishError, RateLimited, Transient
 from bot.logs import get_logger, redact
+from bot.store.models import AlreadyPublished
 
 log = get_logger("crosspost.publish")
 
@@ -63,6 +64,11 @@ class TargetResult:
         if self.retry_at is not None:
             data["retry_at"] = self.retry_at.isoformat()
         return data
+
+
+def pace_key(platform: str, account: str) -> str:
+    """Where the store keeps an account's last known write quota."""
+    return f"pace:{platform}:{account}"
 
 
 def idempotency_key(article_key: str, platform: str, account: str, generation: int, part: int) -> str:
@@ -186,12 +192,16 @@ class Publisher:
             generation += 1
         elif done_before:
             result.status = ALREADY
-            result.posts = [PostRef.from_dict(r.ref) if r.ref else PostRef(platform, r.post_id or "", r.post_url or "")
-                            for r in sorted(rows, key=lambda r: r.part)]
+            result.posts = [_ref_of(r) for r in sorted(rows, key=lambda r: r.part)]
             return
 
         options = self.settings.options_for(platform, name)
-        options = replace(options, thread=options.thread or thread, limit=options.limit or adapter.character_limit())
+        try:
+            limit = options.limit or adapter.character_limit()
+            url_weight = options.url_weight or _url_weight(adapter)
+        except RateLimited as exc:
+            raise _Deferred(exc) from None
+        options = replace(options, thread=options.thread or thread, limit=limit, url_weight=url_weight)
         plan = compose_platform(article, platform, options, account=name, templates_dir=self.settings.templates_dir)
 
         fresh = False
@@ -233,14 +243,26 @@ class Publisher:
 
         if row.state in ("sending", "unknown"):
             # An earlier run may have reached the platform: look before sending again.
-            found = adapter.reconcile(request, prepared["adapter"])
+            try:
+                found = adapter.reconcile(request, prepared["adapter"])
+            except RateLimited as exc:
+                raise _Deferred(exc) from None
+            except (Transient, Ambiguous):
+                found = None  # could not look now; the attempt below reconciles again if it is ambiguous
             if found is not None:
                 log.info("reconciled", extra={**fields, "post_id": found.id})
                 store.ledger_publish(row.id, post_id=found.id, post_url=found.url, ref=found.to_dict())
                 return found
 
         def attempt() -> PostRef:
-            store.ledger_begin(row.id, prepared=prepared)
+            nonlocal prepared, request
+            try:
+                fixed = store.ledger_begin(row.id, prepared=prepared).prepared
+            except AlreadyPublished as done:  # another run published this part meanwhile
+                return _ref_of(done.row)
+            if fixed and fixed != prepared:  # another run fixed the request first: send exactly that
+                prepared = fixed
+                request = _request(prepared["post"], row.idempotency_key, reply_to, root)
             try:
                 ref = adapter.publish(request, prepared["adapter"])
             except Ambiguous as exc:
@@ -253,6 +275,7 @@ class Publisher:
             except RateLimited as exc:
                 log.info("rate_limited", extra={**fields, "retry_at": str(exc.retry_at)})
                 store.ledger_fail(row.id, error=str(exc), state="pending")
+                self._remember_quota(adapter, row.account, exhausted_until=exc.retry_at)
                 raise
             except PublishError as exc:
                 log.warning("publish_error", extra={**fields, "error": str(exc), "kind": type(exc).__name__})
@@ -260,6 +283,7 @@ class Publisher:
                 raise
             log.info("published", extra={**fields, "post_id": ref.id, "url": ref.url})
             store.ledger_publish(row.id, post_id=ref.id, post_url=ref.url, ref=ref.to_dict())
+            self._remember_quota(adapter, row.account)
             return ref
 
         try:
@@ -267,10 +291,24 @@ class Publisher:
         except RateLimited as exc:
             raise _Deferred(exc) from None
 
+    def _remember_quota(self, adapter: Adapter, account: str, exhausted_until: datetime | None = None) -> None:
+        """Keep what the platform said is left, so workers can pace this account (see bot/worker.py)."""
+        reader = getattr(adapter, "quota", None)
+        quota = reader() if callable(reader) else None
+        remaining = quota.remaining if quota else None
+        reset_at = quota.reset_at if quota else None
+        if exhausted_until is not None:
+            remaining, reset_at = 0, exhausted_until
+        if remaining is None or reset_at is None:
+            return
+        ttl = max(1.0, (reset_at - datetime.now(UTC)).total_seconds() + 1)
+        self.store.kv_set(pace_key(adapter.platform, account),
+                          {"remaining": remaining, "reset_at": reset_at.isoformat()}, ttl_seconds=ttl)
+
     def _policy(self) -> tenacity.Retrying:
         """The one retry policy: decided by the error type the adapter raised."""
         limit = self.settings.rate_limit_wait
-        backoff = tenacity.wait_exponential_jitter(initial=self.backoff, max=30.0, jitter=self.backoff)
+        backoff = tenacity.wait_exponential(multiplier=self.backoff, max=30.0) + tenacity.wait_random(0, self.backoff)
 
         def retryable(exc: BaseException) -> bool:
             if isinstance(exc, RateLimited):
@@ -297,6 +335,19 @@ class Publisher:
             return adapter.reconcile(request, prepared)
         except (Transient, Ambiguous, RateLimited):
             return None  # could not look: the next attempt reconciles again before it counts
+
+
+def _ref_of(row: Any) -> PostRef:
+    if row.ref:
+        return PostRef.from_dict(row.ref)
+    return PostRef(row.platform, row.post_id or "", row.post_url or "")
+
+
+def _url_weight(adapter: Adapter) -> int | None:
+    """The URL weight the platform announces (Mastodon's characters_reserved_per_url), if it does."""
+    announce = getattr(adapter, "url_weight", None)
+    value = announce() if callable(announce) else None
+    return value if isinstance(value, int) else None
 
 
 def _seconds_until(when: datetime | None) -> float | None:

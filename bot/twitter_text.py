@@ -42,6 +42,7 @@ _SPACES = r"\x09-\x0D\x20\x85\xA0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u20
 _INVALID = r"\uFFFE\uFEFF\uFFFF"
 _DIRECTIONAL = r"\u202A-\u202E\u061C\u200E\u200F\u2066\u2067\u2068\u2069"
 _PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]\^_{|}~$"
+_PUNCT_NOT_IN_LABELS = r"!'#%&()*+,\\/:;<=>?@\[\]\^{|}~$"  # _PUNCT minus "_", ".", "-"
 _LATIN = (
     r"\xC0-\xD6\xD8-\xF6\xF8-\xFF\u0100-\u024F\u0253\u0254\u0256\u0257\u0259\u025B\u0263\u0268"
     r"\u026F\u0272\u0289\u028B\u02BB\u0300-\u036F\u1E00-\u1EFF"
@@ -106,6 +107,20 @@ def tld_alternation() -> str:
     return "(?ai:" + build(trie) + ")"
 
 
+def _domain_gate(label_chars: str, tld: str) -> str:
+    """A lookahead every domain match satisfies: label characters and dots, then "." and a TLD.
+
+    It changes no match (the domain grammar implies it) but rejects hopeless start positions in
+    one linear scan. Without it, a long run of letters holding a "." that no TLD follows (Chinese
+    or Japanese prose mentioning "Node.js") costs the backtracking domain grammar at every position.
+    ``label_chars`` is a negated class body ("." is added to it); the loops are possessive, so a run of
+    label characters is scanned once.
+    """
+    to_dot = f"[{label_chars}.]*+\\."
+    after_dot = f"(?:{tld}|[xX][nN]--)"
+    return f"(?=(?:{to_dot}(?!{after_dot}))*+{to_dot}{after_dot})"
+
+
 @cache
 def _url_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     """extractUrl, validAsciiDomain and validTcoUrl of twitter-text 3.1.0."""
@@ -122,8 +137,9 @@ def _url_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     query_char = r"[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
     query_end = r"[a-zA-Z0-9\-_&=#/]"
     preceding = f"(?:[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
+    gate = _domain_gate(f"^{_PUNCT_NOT_IN_LABELS}{_SPACES}{_INVALID}{_DIRECTIONAL}", tld)
     extract_url = re.compile(
-        f"(({preceding})(([hH][tT][tT][pP][sS]?://)?({domain})(?::([0-9]+))?(/{path}*)?"
+        f"(({preceding})(([hH][tT][tT][pP][sS]?://)?{gate}({domain})(?::([0-9]+))?(/{path}*)?"
         f"(\\?{query_char}*{query_end})?))"
     )
     ascii_domain = re.compile(f"(?:(?:[\\-a-zA-Z0-9{_LATIN_CI}]+)\\.)+(?:{tld}|{punycode})")
@@ -324,6 +340,7 @@ def is_x_hashtag(tag: str) -> bool:
 
 # Ruby twitter-text 3.1.0 regex.rb, as Mastodon's config/initializers/twitter_regex.rb overrides it.
 _RUBY_PUNCT = r"!\"#$%&'()*+,\-./:;<=>?@\[\]\^_`{|}~"
+_RUBY_PUNCT_NOT_IN_LABELS = r"!\"#$%&'()*+,/:;<=>?@\[\]\^`{|}~"
 _RUBY_SPACES = r"\x09-\x0D\x20\x85\xA0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
 _WHITE_SPACE = r"\x09-\x0D\x20\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
 _UCHARS = (
@@ -358,8 +375,9 @@ def _mastodon_url_pattern() -> Any:
     query_end = f"[{az}0-9_&=#/\\-{_UCHARS}]"
     preceding = f"(?:[^{az}0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
     schemes = "|".join(MASTODON_URL_SCHEMES)
+    gate = _domain_gate(f"^{_DIRECTIONAL}{_RUBY_PUNCT_NOT_IN_LABELS}\\x00-\\x1F\\x7F{_INVALID}{_RUBY_SPACES}", tld)
     return regex.compile(
-        f"(({preceding})(((?i:{schemes})://)?({domain})(?::([0-9]+))?(/{path}*)?"
+        f"(({preceding})(((?i:{schemes})://)?{gate}({domain})(?::([0-9]+))?(/{path}*)?"
         f"(\\?{query_char}*{query_end})?))",
         regex.MULTILINE | regex.VERSION0,
     )
@@ -381,6 +399,26 @@ def _libidn_to_ascii_growth(domain: str) -> int | None:
     return max(0, len(encoded) - len(domain))
 
 
+_ASCII_SPACE = re.compile("[\t\n\x0b\x0c\r \x85]")
+
+
+def _windows_with_scheme(text: str) -> Iterator[tuple[int, int]]:
+    """(pos, endpos) around each run without ASCII white space that holds "://".
+
+    Mastodon only counts URLs with a scheme, and its URL (query strings included) holds no ASCII
+    white space, so the regex can only match there, led by the character before the run.
+    """
+    scheme = text.find("://")
+    while scheme != -1:
+        after = _ASCII_SPACE.search(text, scheme)
+        end = after.start() if after else len(text)
+        start = scheme
+        while start > 0 and not _ASCII_SPACE.match(text, start - 1):
+            start -= 1
+        yield max(0, start - 1), end
+        scheme = text.find("://", end)
+
+
 def mastodon_url_spans(text: str) -> list[tuple[int, int]]:
     """Spans of the URLs Mastodon's StatusLengthValidator replaces with a 23-character placeholder.
 
@@ -388,24 +426,26 @@ def mastodon_url_spans(text: str) -> list[tuple[int, int]]:
     twitter-text 3.1.0 gem, with Mastodon's URL regex: only URLs with a scheme count (bare domains
     count as written), the domain must end in a known TLD and pass IDNA.
     """
-    if ":" not in text:
+    if "://" not in text:
         return []
+    pattern = _mastodon_url_pattern()
     spans: list[tuple[int, int]] = []
-    for match in _mastodon_url_pattern().finditer(text):
-        url, protocol, domain = match.group(3, 4, 5)
-        if not protocol:
-            continue
-        start, end = match.span(3)
-        short = _ruby_tco().match(url)
-        if short:
-            if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
+    for pos, endpos in _windows_with_scheme(text):
+        for match in pattern.finditer(text, pos, endpos):
+            url, protocol, domain = match.group(3, 4, 5)
+            if not protocol:
                 continue
-            end = start + len(short.group(0))
-            url = short.group(0)
-        growth = _libidn_to_ascii_growth(domain)
-        if growth is None or len(url) + growth > MAX_URL_LENGTH:
-            continue
-        spans.append((start, end))
+            start, end = match.span(3)
+            short = _ruby_tco().match(url)
+            if short:
+                if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
+                    continue
+                end = start + len(short.group(0))
+                url = short.group(0)
+            growth = _libidn_to_ascii_growth(domain)
+            if growth is None or len(url) + growth > MAX_URL_LENGTH:
+                continue
+            spans.append((start, end))
     return spans
 
 

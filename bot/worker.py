@@ -27,7 +27,7 @@ from bot.article import Article
 from bot.config import Settings
 from bot.errors import CrosspostError
 from bot.logs import get_logger
-from bot.publish import ALREADY, DEFERRED, PUBLISHED, Publisher, TargetResult
+from bot.publish import ALREADY, DEFERRED, PUBLISHED, Publisher, TargetResult, pace_key
 
 log = get_logger("crosspost.worker")
 
@@ -116,7 +116,7 @@ class Worker:
         ready: list[AccountSettings] = []
         now = self.now()
         for account in accounts:
-            state = self.store.kv_get(pace_key(account))
+            state = self.store.kv_get(pace_key(account.platform, account.account))
             reset_at = datetime.fromisoformat(state["reset_at"]) if state and state.get("reset_at") else None
             if state and state.get("remaining") is not None and state["remaining"] <= 0 and reset_at and reset_at > now:
                 paced[f"{account.platform}:{account.account}"] = reset_at
@@ -155,7 +155,3 @@ class Worker:
             for f in futures:
                 f.result()
         return ran
-
-
-def pace_key(account: AccountSettings) -> str:
-    return f"pace:{account.platform}:{account.account}"

@@ -333,6 +333,7 @@ def control(app: SandboxApp, request: Request) -> Response:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "crosspost-sandbox/1"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else keep-alive requests wait ~40 ms on delayed ACKs
     app: SandboxApp  # set on the subclass the server makes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
