@@ -4,6 +4,7 @@ the queue, worker, webhook server and feed watcher). Entry points only: parse, c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -108,10 +109,8 @@ def sandbox(argv: Sequence[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sb.start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     sb.stop()
     return 0
 

@@ -316,18 +316,33 @@ def _split_units(body: str, room: Callable[[str], bool]) -> list[str]:
             units.append(paragraph)
             continue
         for sentence in sentences(paragraph):
-            rest = sentence
-            while rest:
-                points = _cut_points(rest)
-                keep = max(1, _longest(len(points), lambda k: k == 0 or room(rest[: points[k - 1]])))
-                piece = rest[: points[keep - 1]].strip()
-                if not room(piece):  # one atomic word longer than a post: cut it at graphemes
-                    clusters = _GRAPHEME.findall(piece)
-                    n = max(1, _longest(len(clusters), lambda k: k == 0 or room("".join(clusters[:k]))))
-                    piece = "".join(clusters[:n])
-                units.append(piece)
-                rest = rest[len(piece):].strip() if rest.startswith(piece) else rest[points[keep - 1]:].strip()
+            units.extend(_split_sentence(sentence, room))
     return [u for u in units if u]
+
+
+def _split_sentence(sentence: str, room: Callable[[str], bool]) -> list[str]:
+    """Cut one over-long sentence at words (an atomic word longer than a post: at graphemes)."""
+    pieces: list[str] = []
+    rest = sentence
+    while rest:
+        points = _cut_points(rest)
+        head = rest
+
+        def fits_words(k: int, head: str = head, points: list[int] = points) -> bool:
+            return k == 0 or room(head[: points[k - 1]])
+
+        keep = max(1, _longest(len(points), fits_words))
+        piece = rest[: points[keep - 1]].strip()
+        if not room(piece):
+            clusters = _GRAPHEME.findall(piece)
+
+            def fits_clusters(k: int, clusters: list[str] = clusters) -> bool:
+                return k == 0 or room("".join(clusters[:k]))
+
+            piece = "".join(clusters[: max(1, _longest(len(clusters), fits_clusters))])
+        pieces.append(piece)
+        rest = rest[len(piece):].strip() if rest.startswith(piece) else rest[points[keep - 1]:].strip()
+    return pieces
 
 
 def _pack(units: Sequence[str], fits: Callable[[str], bool]) -> list[str]:
@@ -420,7 +435,10 @@ def _body_parts(article: Article, summary: str, rules: PlatformRules, room_parts
     if not body:
         return []
     reserve = _part_number(room_parts + 1, room_parts + 1)
-    fits = lambda chunk: rules.fits(chunk + reserve)  # noqa: E731 - a one-line predicate
+
+    def fits(chunk: str) -> bool:
+        return rules.fits(chunk + reserve)
+
     chunks = _pack(_split_units(body, fits), fits)
     if len(chunks) > room_parts:
         chunks = chunks[:room_parts]
@@ -440,7 +458,7 @@ _TAG_IN_TEXT = regex.compile(r"(?<![\w&])#([\p{L}\p{M}\p{N}_]+)")
 
 
 def _tags_in(post: str) -> list[str]:
-    return _TAG_IN_TEXT.findall(post)
+    return [str(t) for t in _TAG_IN_TEXT.findall(post)]
 
 
 def _card(article: Article, url: str, summary: str) -> dict[str, Any]:
@@ -463,7 +481,7 @@ def _card_description(summary: str, max_graphemes: int = 300) -> str:
 
 
 def _clean(value: str) -> str:
-    return regex.sub(r"\s+", " ", value or "").strip()
+    return str(regex.sub(r"\s+", " ", value or "")).strip()
 
 
 def compose(

@@ -16,9 +16,9 @@ on record. No platform-specific branch lives here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -165,10 +165,8 @@ class Publisher:
             result.status, result.error = FAILED, f"{account.platform}: unexpected {type(exc).__name__}: {exc}"
         finally:
             if adapter is not None:
-                try:
+                with contextlib.suppress(Exception):  # closing must never change the outcome
                     adapter.close()
-                except Exception:  # closing must never change the outcome
-                    pass
         if result.error:
             result.error = redact(result.error, account.secrets)
         return result

@@ -17,6 +17,7 @@ Faults are injected per endpoint name (``fnmatch`` patterns such as ``"mastodon.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import random
@@ -230,11 +231,11 @@ class SandboxApp:
                 if fault.count > 0 and fnmatch.fnmatchcase(endpoint, fault.endpoint):
                     fault.count -= 1
                     return fault
-            if self.chaos_rate and fnmatch.fnmatchcase(endpoint, self.chaos_endpoints):
-                if self.random.random() < self.chaos_rate:
-                    kind = self.random.choice(self.chaos_kinds)
-                    return Fault(endpoint, kind, status=self.random.choice((500, 502, 503)),
-                                 reset_in=1.0, delay=self.chaos_delay)
+            chosen = self.chaos_rate and fnmatch.fnmatchcase(endpoint, self.chaos_endpoints)
+            if chosen and self.random.random() < self.chaos_rate:
+                kind = self.random.choice(self.chaos_kinds)
+                return Fault(endpoint, kind, status=self.random.choice((500, 502, 503)),
+                             reset_in=1.0, delay=self.chaos_delay)
         return None
 
     def _consume_quota(self, route: Route) -> QuotaState | None:
@@ -336,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # else keep-alive requests wait ~40 ms on delayed ACKs
     app: SandboxApp  # set on the subclass the server makes
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _serve(self) -> None:
@@ -354,10 +355,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.app.dispatch(request)
         except _Drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         except Exception as exc:  # a sandbox bug must look like a 500, not kill the thread silently
             response = Response(500, {"error": "InternalServerError", "message": f"sandbox: {exc!r}"})
