@@ -41,9 +41,7 @@ def _link_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
         rf"(^|[{_JS_SPACE}]|\()((https?://[^{_JS_SPACE}]+)|((?P<domain>[a-z][a-z0-9]*(\.[a-z0-9]+)+)[^{_JS_SPACE}]*))",
         re.IGNORECASE | re.ASCII | re.MULTILINE,
     )
-    cashtag = re.compile(
-        rf"(^|[{_JS_SPACE}]|\()\$([A-Za-z][A-Za-z0-9]{{0,4}})(?=[{_JS_SPACE}]|\Z|[.,;:!?)\"'\u2019])"
-    )
+    cashtag = re.compile(rf"(^|[{_JS_SPACE}]|\()\$([A-Za-z][A-Za-z0-9]{{0,4}})(?=[{_JS_SPACE}]|\Z|[.,;:!?)\"'\u2019])")
     return url, cashtag
 
 
@@ -125,9 +123,7 @@ def _tags(text: str, offset: _ByteOffsets) -> list[Facet]:
 
 # String.prototype.trim: JavaScript's white space and line terminators.
 _JS_TRIM = (
-    "\t\n\x0b\f\r \u00a0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+    "\t\n\x0b\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 
 
@@ -138,9 +134,7 @@ def _cashtags(text: str, offset: _ByteOffsets) -> list[Facet]:
     for match in _link_patterns()[1].finditer(text):
         ticker = match.group(2).upper()
         start = match.start() + len(match.group(1))
-        facets.append(
-            _facet(offset(start), offset(start + 1 + len(ticker)), {"$type": TAG, "tag": "$" + ticker})
-        )
+        facets.append(_facet(offset(start), offset(start + 1 + len(ticker)), {"$type": TAG, "tag": "$" + ticker}))
     return facets
 
 
@@ -179,9 +173,7 @@ def bluesky_facets(text: str, links: Sequence[tuple[str, str]] = ()) -> list[Fac
         if not display:
             raise ValueError(f"empty display text for link {url!r}")
         position = text.find(display)
-        while position != -1 and any(
-            position < end and start < position + len(display) for start, end in claimed
-        ):
+        while position != -1 and any(position < end and start < position + len(display) for start, end in claimed):
             position = text.find(display, position + 1)
         if position == -1:
             raise ValueError(f"display text {display!r} for {url!r} is not in the post (or is already used)")

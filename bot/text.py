@@ -147,17 +147,13 @@ def _mastodon_patterns() -> tuple[Any, Any, Any, Any]:
 
     word = f"[{_MASTODON_WORD}]"
     username = r"(?i:[a-z0-9_\u017F\u212A]+(?:[.-]+[a-z0-9_\u017F\u212A]+)*)"
-    mention = regex.compile(
-        rf"(?<![=/{_MASTODON_WORD}])@({username}(?:@{word}+(?:[.-]+{word}+)*)?)", regex.VERSION0
-    )
+    mention = regex.compile(rf"(?<![=/{_MASTODON_WORD}])@({username}(?:@{word}+(?:[.-]+{word}+)*)?)", regex.VERSION0)
     end_mention = regex.compile(rf"(?:[@＠]|[{_LATIN_ACCENTS}]+|://)", regex.VERSION0 | regex.IGNORECASE)
     blank = regex.compile(r"\p{White_Space}*", regex.VERSION0)
     separators = "_\u00b7\u30fb\u200c"
     alpha = r"\p{Alphabetic}"
     word_or_separator = f"[{_MASTODON_WORD}{separators}]"
-    first = (
-        f"[{_MASTODON_WORD}_]{word_or_separator}*[{alpha}{separators}]{word_or_separator}*[{_MASTODON_WORD}_]"
-    )
+    first = f"[{_MASTODON_WORD}_]{word_or_separator}*[{alpha}{separators}]{word_or_separator}*[{_MASTODON_WORD}_]"
     last = f"(?:[{_MASTODON_WORD}_])*[{alpha}](?:[{_MASTODON_WORD}_])*"
     hashtag = regex.compile(rf"(?<=^|\p{{White_Space}})[#＃]((?:{first})|(?:{last}))", regex.VERSION0)
     return mention, end_mention, blank, hashtag
