@@ -180,8 +180,9 @@ def mastodon_length(text: str, *, url_length: int = URL_WEIGHT) -> int:
 
     Each URL Mastodon links (with a scheme: http(s) and the others Mastodon accepts, a known TLD)
     counts ``url_length`` (the instance's ``characters_reserved_per_url``, 23 by default);
-    ``@user@domain`` counts as ``@user``; everything else counts in grapheme clusters. Bare
-    domains count as written.
+    ``@user@domain`` counts as ``@user``; everything else counts in grapheme clusters as Ruby
+    counts them (Unicode 15.0: an Indic conjunct such as "स्ते" is two, see
+    :func:`graphemes_before_unicode_15_1`). Bare domains count as written.
     """
     _, _, blank, _ = _mastodon_patterns()
     if not text or blank.fullmatch(text):

@@ -8,7 +8,8 @@ X measures a post with twitter-text's ``parseTweet``. This module reproduces it:
 - with config v3, every emoji that twemoji-parser 11.0.2 matches (ZWJ families, flags, skin
   tones, keycaps) counts as one character of weight 2; newer sequences (Emoji 12 and later, such
   as U+2764 U+FE0F U+200D U+1F525) are not in that list and count by their parts, which is the
-  larger of the two readings PLATFORMS.md asks us to fit to;
+  larger of the readings PLATFORMS.md asks us to fit to (``larger_reading`` also counts a bare
+  "©"/"®" as 2, as Emoji-12 lists do);
 - every other code point weighs 1 in U+0000-10FF, U+2000-200D, U+2010-201F, U+2032-2037 and 2
   elsewhere; a post is valid when it holds no U+FFFE, U+FEFF, U+FFFF and weighs 1-280.
 
@@ -25,7 +26,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 from bot import data
@@ -278,6 +279,12 @@ def _char_weight(text: str) -> int:
 _TEXT_STYLE_EMOJI = re.compile("[\u00a9\u00ae](?!\ufe0f)")
 
 
+@lru_cache(maxsize=4096)
+def _entity_char_weight(entity: str) -> int:
+    """_char_weight of an emoji or URL; the same emoji recur in every post, so this is cached."""
+    return _char_weight(entity)
+
+
 def parse_tweet(text: str, config: Config = "v3", *, larger_reading: bool = False) -> tuple[int, bool]:
     """``parseTweet(text, config)``: (weightedLength, valid) exactly as twitter-text 3.1.0 computes them.
 
@@ -302,7 +309,7 @@ def parse_tweet(text: str, config: Config = "v3", *, larger_reading: bool = Fals
         if start < position:
             continue
         fixed = TRANSFORMED_URL_LENGTH if kind == 0 else 2
-        weight += fixed - _char_weight(normalized[start:end])
+        weight += fixed - _entity_char_weight(normalized[start:end])
         position = end
     valid = 0 < weight <= X_MAX_WEIGHTED_LENGTH and not _INVALID_CHAR.search(normalized)
     return weight, valid
