@@ -34,8 +34,14 @@ def _run(title: str, args: list[str], env: dict[str, str]) -> int:
 
 
 def main() -> int:
-    article = str(example_article())
     with tempfile.TemporaryDirectory(prefix="crosspost-demo-") as tmp, Sandbox() as sandbox:
+        # No internet here: the card image comes from the sandbox instead of the blog's server.
+        source = example_article().read_text(encoding="utf-8")
+        card = f"{sandbox.url}/mastodon-media/sample.png"
+        copy = Path(tmp) / EXAMPLE
+        copy.write_text(source.replace("https://blog.crosspost.dev/2026/11/meet-crosspost/card.png", card),
+                        encoding="utf-8")
+        article = str(copy)
         env = {**os.environ, **sandbox.env(), "DATABASE_URL": f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"}
         print(f"sandbox: X, Bluesky and Mastodon stand-ins on {sandbox.url}")
         codes = [
