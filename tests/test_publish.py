@@ -265,7 +265,7 @@ def test_bad_credentials_are_reported_as_such(sandbox: Sandbox, tmp_path: Path, 
     assert result.status == FAILED
     message = (result.error or "").lower()
     assert any(w in message for w in ("credential", "password", "token", "unauthorized", "401")), message
-    assert list(wrong.values())[0] not in (result.error or "")
+    assert next(iter(wrong.values())) not in (result.error or "")
     assert sandbox.app.posts(platform) == []
 
 
