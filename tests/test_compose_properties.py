@@ -44,8 +44,17 @@ tag = st.sampled_from(["AI For Good", "node.js", "2026", "OpenAI", "openai", "C#
 
 
 @st.composite
+def titles(draw: st.DrawFn) -> str:
+    """Empty, short, long, and over-long titles; some one unbroken run of emoji (no word to cut at)."""
+    size = draw(st.sampled_from([0, 4, 40, 120, 400]))
+    if draw(st.booleans()):
+        return " ".join(draw(st.lists(word, min_size=size, max_size=size)))
+    return "".join(draw(st.lists(st.sampled_from(EMOJI + CJK), min_size=size, max_size=size)))
+
+
+@st.composite
 def articles(draw: st.DrawFn) -> Article:
-    title = " ".join(draw(st.lists(word, min_size=0, max_size=draw(st.sampled_from([5, 60, 200])))))
+    title = draw(titles())
     summary = " ".join(draw(st.lists(sentence(), min_size=0, max_size=8)))
     body = "\n\n".join(draw(st.lists(st.lists(sentence(), min_size=1, max_size=5).map(" ".join),
                                      min_size=0, max_size=6)))
@@ -71,6 +80,7 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
     for post in plan.posts:
         assert post.text.strip(), "no empty post"
         assert rules.fits(post.text), f"{platform}: {rules.length(post.text)}/{rules.limit}"
+        _within_platform_limits(platform, post.text, options.limit)
         assert post.length == rules.length(post.text)
         for found in _hashtags_in(post.text):
             assert text.hashtag_key(found) in allowed, f"hashtag #{found} is not a whole tag of the article"
@@ -87,6 +97,17 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
             assert 0 <= f["index"]["byteStart"] < f["index"]["byteEnd"] <= len(raw)
     else:
         assert article.url in first.text, "the canonical link is whole"
+
+
+def _within_platform_limits(platform: str, post: str, limit: int | None) -> None:
+    """The limits as PLATFORMS.md states them, measured here independently of bot.rules."""
+    if platform == "x":
+        assert text.x_length(post) <= 280
+    elif platform == "bluesky":
+        assert text.graphemes(post) <= 300
+        assert len(post.encode("utf-8")) <= 3000
+    else:
+        assert text.mastodon_length(post) <= (limit or 500)
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
