@@ -45,10 +45,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest
+from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
 
 if TYPE_CHECKING:
+    import httpx
     from atproto_client import Client
 
 DEFAULT_SERVICE = "https://bsky.social"
@@ -284,6 +285,7 @@ class BlueskyAdapter:
         self._client: Client | None = None
         self._fresh = False  # the current session came from createSession just now
         self._lock = threading.RLock()
+        self._quota: Quota | None = None  # from the ratelimit-* headers of the last repo write
 
     # --- configuration --------------------------------------------------------------------------
     @property
@@ -302,13 +304,35 @@ class BlueskyAdapter:
     def character_limit(self) -> int | None:
         return None  # 300 graphemes everywhere: the core's rules already know it
 
+    def quota(self) -> Quota | None:
+        """The write quota the PDS announced on the last ``com.atproto.repo.*`` write (None before any)."""
+        return self._quota
+
+    def _note_quota(self, response: httpx.Response) -> None:
+        """httpx response hook: keep ``ratelimit-remaining/-limit/-reset`` (epoch seconds) of a repo write."""
+        request = response.request
+        if request.method != "POST" or "/xrpc/com.atproto.repo." not in request.url.path:
+            return
+        remaining = response.headers.get("ratelimit-remaining", "").strip()
+        if not remaining.isdigit():
+            return
+        limit = response.headers.get("ratelimit-limit", "").strip()
+        reset = response.headers.get("ratelimit-reset", "").strip()
+        self._quota = Quota(
+            remaining=int(remaining),
+            limit=int(limit) if limit.isdigit() else None,
+            reset_at=datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None,
+        )
+
     # --- sessions -------------------------------------------------------------------------------
     def _new_client(self) -> Client:
         from atproto_client import Client
         from atproto_client.client.session import Session, SessionEvent
         from atproto_client.request import Request
 
-        client = Client(base_url=self.service, request=Request(timeout=self.settings.timeout))
+        # The SDK drops response headers on success; an httpx hook on its client reads the quota.
+        hooks = {"response": [self._note_quota]}
+        client = Client(base_url=self.service, request=Request(timeout=self.settings.timeout, event_hooks=hooks))
 
         def remember(event: SessionEvent, session: Session) -> None:
             if event in (SessionEvent.CREATE, SessionEvent.REFRESH):

@@ -64,7 +64,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest
+from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
 from bot import __version__
 from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishError, RateLimited, Transient
 
@@ -102,6 +102,7 @@ class MastodonAdapter:
         self._base_url = base_url.rstrip("/")
         self._client: Any = None
         self._account_id: str | None = None
+        self._quota: Quota | None = None  # what the last POST /api/v1/statuses answer said
 
     # --- the client -----------------------------------------------------------------------------
     @property
@@ -192,18 +193,27 @@ class MastodonAdapter:
                             f"(account {self._settings.account!r})")
         media_ids = [self._media_id(post, post.image)] if post.image is not None else None
         api = self._api
-        status = self._call(
-            api.status_post,
-            post.text,
-            in_reply_to_id=post.reply_to.id if post.reply_to is not None else None,
-            media_ids=media_ids,
-            sensitive=bool(options.get("sensitive", False)),
-            visibility=visibility,
-            spoiler_text=options.get("spoiler_text") or None,
-            language=post.lang or None,
-            idempotency_key=post.idempotency_key,
-        )
+        before = api.ratelimit_lastcall
+        try:
+            status = self._call(
+                api.status_post,
+                post.text,
+                in_reply_to_id=post.reply_to.id if post.reply_to is not None else None,
+                media_ids=media_ids,
+                sensitive=bool(options.get("sensitive", False)),
+                visibility=visibility,
+                spoiler_text=options.get("spoiler_text") or None,
+                language=post.lang or None,
+                idempotency_key=post.idempotency_key,
+            )
+        finally:
+            if api.ratelimit_lastcall != before:  # the answer carried X-RateLimit-* headers
+                self._quota = _client_quota(api)
         return self._ref(status)
+
+    def quota(self) -> Quota | None:
+        """The ``statuses`` quota the last post's answer announced (None before any, or without headers)."""
+        return self._quota
 
     def _media_id(self, post: PostRequest, image: ImageSpec) -> str:
         """Upload the image once per idempotency key (retries reuse it) and wait until it is processed.
@@ -448,6 +458,18 @@ def _redacted(error: PublishError, secrets: tuple[str, ...]) -> PublishError:
 
 
 # --- small helpers ----------------------------------------------------------------------------------
+def _client_quota(api: Any) -> Quota:
+    """What Mastodon.py parsed from the last answer's X-RateLimit-* headers (reset is an epoch, or None
+    once passed; Mastodon.py has already shifted it by the server's clock offset from its Date header)."""
+    reset = api.ratelimit_reset
+    remaining, limit = api.ratelimit_remaining, api.ratelimit_limit
+    return Quota(
+        remaining=int(remaining) if remaining is not None else None,
+        limit=int(limit) if limit is not None else None,
+        reset_at=datetime.fromtimestamp(float(reset), UTC) if reset is not None else None,
+    )
+
+
 def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 

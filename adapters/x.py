@@ -65,12 +65,12 @@ import html
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest
+from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class XAdapter:
         self.settings = settings
         self.kv = kv
         self.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._quota: Quota | None = None  # from the rate-limit headers of the last POST /2/tweets
 
     # --- the SDK, built on first use ---------------------------------------------------------------
     def _credentials(self) -> dict[str, str]:
@@ -135,7 +136,8 @@ class XAdapter:
             access_token=creds["X_ACCESS_TOKEN"], access_token_secret=creds["X_ACCESS_TOKEN_SECRET"],
             return_type=dict, wait_on_rate_limit=False,
         )
-        transport = rebased_transport(self.base_url, self.settings.timeout, self._signer)
+        transport = rebased_transport(self.base_url, self.settings.timeout, self._signer,
+                                      on_response=self._note_quota)
         client.session.mount(TWEEPY_HOST + "/", transport)
         return client
 
@@ -143,6 +145,21 @@ class XAdapter:
     def character_limit(self) -> int | None:
         """X does not say: the core's 280 weighted characters apply."""
         return None
+
+    def quota(self) -> Quota | None:
+        """The posting quota X announced on the last ``POST /2/tweets`` (None before any)."""
+        return self._quota
+
+    def _note_quota(self, response: Any) -> None:
+        """Keep the tightest of the 15-minute window and the 24-hour caps a post answer announced."""
+        request = getattr(response, "request", None)
+        if request is None or request.method != "POST" or not str(request.url).split("?")[0].endswith("/2/tweets"):
+            return
+        found = [q for q in (_header_quota(response.headers, prefix) for prefix in
+                             ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour")) if q is not None]
+        if found:
+            far = datetime.max.replace(tzinfo=UTC)
+            self._quota = min(found, key=lambda q: (q.remaining or 0, -(q.reset_at or far).timestamp()))
 
     def prepare(self, post: PostRequest) -> dict[str, Any]:
         """Remember when the first attempt started, so reconcile only accepts posts made since."""
@@ -288,9 +305,11 @@ ADAPTER = XAdapter
 
 
 # --- the transport adapter ---------------------------------------------------------------------------
-def rebased_transport(base_url: str, timeout: float, signer: Any) -> requests.adapters.HTTPAdapter:
+def rebased_transport(base_url: str, timeout: float, signer: Any,
+                      on_response: Callable[[Any], None] | None = None) -> requests.adapters.HTTPAdapter:
     """A requests transport adapter that sends tweepy's ``https://api.twitter.com/…`` calls to
-    ``base_url`` (re-signing OAuth 1.0a for the URL actually sent) with ``timeout`` on every call."""
+    ``base_url`` (re-signing OAuth 1.0a for the URL actually sent) with ``timeout`` on every call;
+    ``on_response`` sees every answer (the adapter reads the rate-limit headers there)."""
     from requests.adapters import HTTPAdapter
 
     base = base_url.rstrip("/")
@@ -310,8 +329,11 @@ def rebased_transport(base_url: str, timeout: float, signer: Any) -> requests.ad
                     signer(request)
             if timeout is None:
                 timeout = default_timeout
-            return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
-                                proxies=proxies)
+            response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                    proxies=proxies)
+            if on_response is not None:
+                on_response(response)
+            return response
 
     return RebasedAdapter()
 
@@ -557,6 +579,16 @@ def _parse_iso(value: Any) -> float | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def _header_quota(headers: Any, prefix: str) -> Quota | None:
+    """``<prefix>-remaining`` / ``-limit`` / ``-reset`` (epoch seconds) as a Quota, if remaining is there."""
+    remaining = str(headers.get(f"{prefix}-remaining", "")).strip()
+    if not remaining.isdigit():
+        return None
+    limit = str(headers.get(f"{prefix}-limit", "")).strip()
+    return Quota(remaining=int(remaining), limit=int(limit) if limit.isdigit() else None,
+                 reset_at=_epoch(headers.get(f"{prefix}-reset")))
 
 
 def _epoch(value: Any) -> datetime | None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import tenacity
@@ -299,9 +299,11 @@ class Publisher:
             remaining, reset_at = 0, exhausted_until
         if remaining is None or reset_at is None:
             return
+        key = pace_key(adapter.platform, account)
+        if exhausted_until is None and _older_news(self.store.kv_get(key), remaining, reset_at):
+            return  # a concurrent post of this window already recorded less left: keep that
         ttl = max(1.0, (reset_at - datetime.now(UTC)).total_seconds() + 1)
-        self.store.kv_set(pace_key(adapter.platform, account),
-                          {"remaining": remaining, "reset_at": reset_at.isoformat()}, ttl_seconds=ttl)
+        self.store.kv_set(key, {"remaining": remaining, "reset_at": reset_at.isoformat()}, ttl_seconds=ttl)
 
     def _policy(self) -> tenacity.Retrying:
         """The one retry policy: decided by the error type the adapter raised."""
@@ -346,6 +348,19 @@ def _url_weight(adapter: Adapter) -> int | None:
     announce = getattr(adapter, "url_weight", None)
     value = announce() if callable(announce) else None
     return value if isinstance(value, int) else None
+
+
+def _older_news(kept: Any, remaining: int, reset_at: datetime) -> bool:
+    """Whether the stored quota is of the same (or a later) window with less left than ``remaining``:
+    then this answer left the platform before another one that is already recorded."""
+    if not isinstance(kept, dict) or not isinstance(kept.get("remaining"), int) or not kept.get("reset_at"):
+        return False
+    try:
+        kept_reset = datetime.fromisoformat(kept["reset_at"])
+    except (TypeError, ValueError):
+        return False
+    # Resets of one window can differ by a second (whole-second headers, clock-offset corrections).
+    return bool(kept["remaining"] < remaining and kept_reset >= reset_at - timedelta(seconds=1.5))
 
 
 def _seconds_until(when: datetime | None) -> float | None:

@@ -2,12 +2,18 @@
 
 - A job's lease is extended by a heartbeat while it runs; a worker that dies leaves its lease to run out,
   and another worker claims the job again. The ledger keeps the posts exactly-once when that happens.
-- A target that is rate limited beyond a short wait is rescheduled at the platform's reset time, so it
-  never blocks a worker slot.
+- A rate-limited target is never waited for inside a worker (``Worker.rate_limit_wait``, 0 by default):
+  the job is rescheduled, narrowed to the targets still to do, at the platform's reset time, so it never
+  blocks a worker slot.
 - Posts to one account are paced by what the platform's headers said is left (``Adapter.quota``, kept
-  in the store): when nothing is left before the reset, the job waits for the reset instead of running
-  into a 429.
-- SIGTERM: stop claiming, let the jobs in flight finish (or release them when the grace period ends).
+  in the store under ``pace:<platform>:<account>`` by the publisher): when nothing is left before the
+  reset, the job is rescheduled at the reset instead of running into a 429. Jobs running in this
+  process count against what is left, so threads of one worker do not overrun the quota together.
+- A job where some target failed for good while others were deferred ends ``failed`` (the failure stays
+  visible to ``crosspost queue --all`` and ``retry``), and the deferred targets continue in a new job.
+- SIGTERM (``stop``): stop claiming; the jobs in flight finish their current call. One that would then
+  sleep (a backoff before a retry) is released to the queue instead, due at once, so shutdown is quick
+  and nothing is lost.
 """
 
 from __future__ import annotations
@@ -15,10 +21,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +35,18 @@ from bot.logs import get_logger
 from bot.publish import ALREADY, DEFERRED, PUBLISHED, Publisher, TargetResult, pace_key
 
 log = get_logger("crosspost.worker")
+
+UNKNOWN_RESET_DELAY = timedelta(seconds=60)  # a 429 that named no reset time: look again after this
+MIN_DELAY = timedelta(seconds=0.25)  # a reschedule is never due sooner: no hot loop on a reset just past
+RECHECK_DELAY = timedelta(seconds=1)  # quota left only for jobs in flight here: look again after this
+
+
+class WorkerStopping(BaseException):
+    """Raised inside a job's backoff sleep when the worker is stopping: the job is released, not failed.
+
+    A BaseException so that no ``except Exception`` on the way (the publisher's per-target guard) turns
+    a shutdown into a target failure.
+    """
 
 
 def select_accounts(settings: Settings, targets: Sequence[str]) -> tuple[AccountSettings, ...]:
@@ -45,90 +62,165 @@ def select_accounts(settings: Settings, targets: Sequence[str]) -> tuple[Account
 
 
 def target_name(result: TargetResult) -> str:
+    """The job target that names exactly this result's account."""
     return f"{result.platform}:{result.account}"
+
+
+def _account_name(account: AccountSettings) -> str:
+    return f"{account.platform}:{account.account}"
+
+
+def _default_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 @dataclass
 class Worker:
-    """Runs due jobs from the store. One instance per process; ``concurrency`` jobs at a time."""
+    """Runs due jobs from the store. One instance per process; ``concurrency`` jobs at a time.
+
+    ``now`` replaces the clock (tests): it then also decides which jobs are due. Without it the store's
+    clock does (PostgreSQL's ``now()``, the same for every host).
+    """
 
     settings: Settings
     store: Any  # bot.store.Store
     concurrency: int = 1
     lease_seconds: float = 120.0
     poll_interval: float = 1.0
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}")
+    name: str = field(default_factory=_default_name)
     publisher: Publisher | None = None
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    now: Callable[[], datetime] | None = None
+    rate_limit_wait: float = 0.0  # longest in-process wait for a rate-limit reset; beyond it, reschedule
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
+        self._pace_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # account -> jobs of this process publishing to it now
         if self.publisher is None:
-            self.publisher = Publisher(self.settings, self.store)
+            wait_limit = min(self.settings.rate_limit_wait, self.rate_limit_wait)
+            self.publisher = Publisher(replace(self.settings, rate_limit_wait=wait_limit), self.store,
+                                       sleep=self._sleep)
+
+    def _clock(self) -> datetime:
+        return self.now() if self.now is not None else datetime.now(UTC)
+
+    def _sleep(self, seconds: float) -> None:
+        """The publisher's backoff sleep: cut short, releasing the job, when the worker stops."""
+        if self.stop.wait(seconds):
+            raise WorkerStopping
 
     # --- one job -----------------------------------------------------------------------------------
     def run_job(self, job: Any) -> str:
-        """Publish one claimed job; returns the state it was left in."""
+        """Publish one claimed job; returns the state it was left in (``released`` on shutdown)."""
         assert self.publisher is not None
         beat = threading.Event()
         heartbeat = threading.Thread(target=self._heartbeat, args=(job.id, beat), daemon=True)
         heartbeat.start()
+        ready: list[AccountSettings] = []
         try:
             article = Article.from_dict(job.article)
             accounts = select_accounts(self.settings, job.targets)
             if not accounts:
                 error = f"no configured account for targets {', '.join(job.targets)}"
-                self.store.finish(job.id, self.name, state="failed", error=error)
+                self._end(job, "failed", error)
                 return "failed"
             paced, ready = self._pace(accounts)
             results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")))
             return self._settle(job, results, paced)
+        except WorkerStopping:
+            try:
+                self.store.release(job.id, self.name)
+            except CrosspostError as exc:  # the lease runs out instead and another worker takes the job
+                log.warning("job_not_released", extra={"job": job.id, "error": str(exc)})
+            log.info("job_released", extra={"job": job.id})
+            return "released"
         except CrosspostError as exc:
-            self.store.finish(job.id, self.name, state="failed", error=str(exc))
+            self._end(job, "failed", str(exc))
+            return "failed"
+        except Exception as exc:  # a bug must not leave the job running until its lease runs out
+            log.exception("job_crashed", extra={"job": job.id})
+            self._end(job, "failed", f"unexpected {type(exc).__name__}: {exc}")
             return "failed"
         finally:
+            self._unreserve(ready)
             beat.set()
             heartbeat.join()
 
+    def _end(self, job: Any, state: str, error: str | None) -> None:
+        try:
+            if not self.store.finish(job.id, self.name, state=state, error=error):
+                log.warning("job_lost", extra={"job": job.id, "state": state})
+        except CrosspostError as exc:  # the database is away: the lease runs out and the job runs again
+            log.warning("job_not_finished", extra={"job": job.id, "error": str(exc)})
+        if state == "failed":
+            log.warning("job_failed", extra={"job": job.id, "error": error})
+        else:
+            log.info("job_done", extra={"job": job.id})
+
     def _settle(self, job: Any, results: Sequence[TargetResult], paced: dict[str, datetime]) -> str:
-        deferred = {target_name(r): r.retry_at for r in results if r.status == DEFERRED}
+        now = self._clock()
+        deferred: dict[str, datetime] = {
+            target_name(r): r.retry_at or now + UNKNOWN_RESET_DELAY for r in results if r.status == DEFERRED
+        }
         deferred.update(paced)
         failed = [r for r in results if r.status not in (PUBLISHED, ALREADY, DEFERRED)]
-        errors = "; ".join(r.error or r.status for r in results if r.error) or None
+        notes = [r.error or r.status for r in results if r.error]
+        notes += [f"{name}: paced until {when.isoformat()}" for name, when in sorted(paced.items())]
+        errors = "; ".join(notes) or None
         if deferred:
-            soonest = min((t for t in deferred.values() if t is not None), default=None)
-            run_at = soonest or (self.now() + timedelta(seconds=60))
-            self.store.reschedule(job.id, self.name, run_at=run_at, error=errors, targets=sorted(deferred))
+            run_at = max(min(deferred.values()), now + MIN_DELAY)
+            targets = sorted(deferred)
+            if failed:
+                # The failure must stay visible: this job ends failed, the deferred targets go on in a new one.
+                follow, _ = self.store.enqueue(article=job.article, article_key=job.article_key,
+                                               targets=targets, run_at=run_at)
+                self._end(job, "failed", f"{errors} (deferred targets continue in job {follow.id})")
+                return "failed"
+            if not self.store.reschedule(job.id, self.name, run_at=run_at, error=errors, targets=targets):
+                log.warning("job_lost", extra={"job": job.id, "state": "queued"})
             log.info("job_rescheduled", extra={"job": job.id, "run_at": run_at.isoformat(),
-                                               "targets": ",".join(sorted(deferred))})
+                                               "targets": ",".join(targets)})
             return "queued"
         if failed:
-            self.store.finish(job.id, self.name, state="failed", error=errors)
-            log.warning("job_failed", extra={"job": job.id, "error": errors})
+            self._end(job, "failed", errors)
             return "failed"
-        self.store.finish(job.id, self.name, state="done")
-        log.info("job_done", extra={"job": job.id})
+        self._end(job, "done", None)
         return "done"
 
     def _pace(self, accounts: Sequence[AccountSettings]) -> tuple[dict[str, datetime], list[AccountSettings]]:
-        """Split accounts into those whose quota is spent until a reset (paced) and those ready now."""
+        """Split accounts into those whose quota is spent until a reset (paced, with when to come back)
+        and those ready now; the ready ones are counted as in flight until :meth:`_unreserve`."""
         paced: dict[str, datetime] = {}
         ready: list[AccountSettings] = []
-        now = self.now()
-        for account in accounts:
-            state = self.store.kv_get(pace_key(account.platform, account.account))
-            reset_at = datetime.fromisoformat(state["reset_at"]) if state and state.get("reset_at") else None
-            if state and state.get("remaining") is not None and state["remaining"] <= 0 and reset_at and reset_at > now:
-                paced[f"{account.platform}:{account.account}"] = reset_at
-            else:
+        now = self._clock()
+        with self._pace_lock:
+            for account in accounts:
+                name = _account_name(account)
+                remaining, reset_at = _quota_state(self.store.kv_get(pace_key(account.platform, account.account)))
+                if remaining is not None and reset_at is not None and reset_at > now:
+                    if remaining <= 0:
+                        paced[name] = reset_at
+                        continue
+                    if remaining - self._in_flight.get(name, 0) <= 0:
+                        # What is left goes to jobs in flight here; whether they use it is known soon.
+                        paced[name] = min(reset_at, now + RECHECK_DELAY)
+                        continue
                 ready.append(account)
+                self._in_flight[name] = self._in_flight.get(name, 0) + 1
         return paced, ready
+
+    def _unreserve(self, accounts: Sequence[AccountSettings]) -> None:
+        with self._pace_lock:
+            for account in accounts:
+                name = _account_name(account)
+                self._in_flight[name] = max(0, self._in_flight.get(name, 0) - 1)
 
     def _heartbeat(self, job_id: int, done: threading.Event) -> None:
         interval = max(0.5, self.lease_seconds / 3)
         while not done.wait(interval):
             try:
-                self.store.heartbeat(job_id, self.name, lease_seconds=self.lease_seconds)
+                if not self.store.heartbeat(job_id, self.name, lease_seconds=self.lease_seconds):
+                    log.warning("lease_lost", extra={"job": job_id})
             except CrosspostError:
                 pass  # the lease may lapse; the ledger keeps a second run exactly-once
 
@@ -141,13 +233,16 @@ class Worker:
             while not self.stop.is_set():
                 futures = {f for f in futures if not f.done()}
                 if len(futures) >= self.concurrency:
-                    time.sleep(0.02)
+                    wait(futures, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
                     continue
-                job = self.store.claim(self.name, lease_seconds=self.lease_seconds)
+                job = self._claim()
                 if job is None:
                     if once and not futures:
                         break
-                    self.stop.wait(0.05 if once else self.poll_interval)
+                    if futures:
+                        wait(futures, timeout=0.05 if once else self.poll_interval, return_when=FIRST_COMPLETED)
+                    else:
+                        self.stop.wait(self.poll_interval)
                     continue
                 ran += 1
                 log.info("job_claimed", extra={"job": job.id, "attempt": job.attempts})
@@ -155,3 +250,24 @@ class Worker:
             for f in futures:
                 f.result()
         return ran
+
+    def _claim(self) -> Any:
+        try:
+            if self.now is not None:
+                return self.store.claim(self.name, lease_seconds=self.lease_seconds, now=self.now())
+            return self.store.claim(self.name, lease_seconds=self.lease_seconds)
+        except CrosspostError as exc:  # the database is away for a moment: keep polling
+            log.warning("claim_failed", extra={"error": str(exc)})
+            return None
+
+
+def _quota_state(state: Any) -> tuple[int | None, datetime | None]:
+    """(remaining, reset_at) from a ``pace:`` entry, or Nones when there is none or it is unreadable."""
+    if not isinstance(state, dict):
+        return None, None
+    remaining = state.get("remaining")
+    try:
+        reset_at = datetime.fromisoformat(state["reset_at"]) if state.get("reset_at") else None
+    except (TypeError, ValueError):
+        reset_at = None
+    return (int(remaining) if isinstance(remaining, int) else None), reset_at
