@@ -33,23 +33,36 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _zone(name: str | None) -> tzinfo:
+def _zone(name: str | None) -> tzinfo | None:
+    """The time zone called ``name`` (``UTC`` in any case); None for this machine's own (``TZ`` or the system's)."""
     if not name:
-        local = datetime.now().astimezone().tzinfo
-        return local or UTC
+        return None
+    if name.strip().upper() in ("UTC", "Z"):
+        return UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "Europe"
         raise UsageError(f"--tz {name!r} is not a time zone (e.g. Europe/Paris, America/New_York, UTC)") from None
 
 
+def _in_zone(when: datetime, zone: tzinfo | None) -> datetime:
+    """``when`` on the clock of ``zone`` (None: this machine's, with its daylight-saving rules for that date)."""
+    return when.astimezone(zone) if zone is not None else when.astimezone()
+
+
 def parse_when(at: str | None, in_: str | None, tz: str | None, now: datetime | None = None) -> datetime:
-    """The UTC instant for ``--at`` (in ``--tz`` or local time) or ``--in``; now when neither is given."""
+    """The UTC instant for ``--at`` (in ``--tz`` or local time) or ``--in``; now when neither is given.
+
+    A wall-clock time is read with the zone's rules *for that date* (Paris is UTC+1 in winter and UTC+2
+    in summer). A time the clocks skip (the spring-forward hour) is refused; a time they pass twice (the
+    autumn hour) means the first of the two.
+    """
     now = now or datetime.now(UTC)
     if at and in_:
         raise UsageError("give either --at or --in, not both")
+    zone = _zone(tz)
     if in_:
         return now + parse_duration(in_)
     if not at:
@@ -58,11 +71,17 @@ def parse_when(at: str | None, in_: str | None, tz: str | None, now: datetime | 
         when = datetime.fromisoformat(at.strip().replace("T", " "))
     except ValueError:
         raise UsageError(f"--at {at!r} is not a date and time like \"2026-12-01 09:00\"") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_zone(tz))
-    elif tz:
-        raise UsageError("--at already carries a UTC offset; drop --tz")
-    return when.astimezone(UTC)
+    if when.tzinfo is not None:
+        if tz:
+            raise UsageError(f"--at {at!r} already carries a UTC offset; drop --tz")
+        return when.astimezone(UTC)
+    if zone is None:
+        return when.astimezone(UTC)  # a naive datetime is local time to astimezone(), DST included
+    aware = when.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != when:
+        raise UsageError(f"--at {at!r} does not exist in {tz}: the clocks skip it (daylight saving); "
+                         "pick a time outside the skipped hour")
+    return aware.astimezone(UTC)
 
 
 def _open() -> tuple[Any, Any]:
@@ -114,9 +133,9 @@ def schedule(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps(_job_json(job), ensure_ascii=False))
     else:
-        local = run_at.astimezone(_zone(args.tz))
+        local = _in_zone(run_at, _zone(args.tz))
         print(f"job {job.id}: {article.title or article.url} → {', '.join(targets)} at "
-              f"{local:%Y-%m-%d %H:%M %Z} ({run_at:%Y-%m-%d %H:%M} UTC)")
+              f"{local:%Y-%m-%d %H:%M %Z} ({run_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)")
     return 0
 
 
@@ -145,12 +164,12 @@ def queue(argv: Sequence[str]) -> int:
     if not jobs:
         print("the queue is empty")
         return 0
-    local = _zone(None)
-    rows = [("id", "article", "targets", "when", "state", "last error")]
+    rows = [("id", "article", "targets", "when", "state", "attempts", "last error")]
     for j in jobs:
         title = (j.article.get("title") or j.article.get("url") or "")[:40]
-        rows.append((str(j.id), title, ",".join(j.targets), f"{j.run_at.astimezone(local):%Y-%m-%d %H:%M}",
-                     j.state, (j.last_error or "")[:60]))
+        when = _in_zone(j.run_at, None)
+        rows.append((str(j.id), title, ",".join(j.targets), f"{when:%Y-%m-%d %H:%M %Z}", j.state,
+                     str(j.attempts), " ".join((j.last_error or "").split())[:60]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -203,15 +222,25 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def worker(argv: Sequence[str]) -> int:
-    """``crosspost worker [--once] [--concurrency N]``: run due jobs."""
-    p = Parser(prog="crosspost worker", description="Run due jobs from the queue (SIGTERM finishes the jobs in flight).")
+    """``crosspost worker [--once] [--concurrency N] [--lease S] [--poll S]``: run due jobs.
+
+    SIGTERM or Ctrl-C: stop claiming, let the jobs in flight finish (a job about to wait for a retry is
+    released to the queue instead), exit 0.
+    """
+    p = Parser(prog="crosspost worker",
+               description="Run due jobs from the queue (SIGTERM finishes or releases the jobs in flight).")
     p.add_argument("--once", action="store_true", help="run what is due now, then exit")
-    p.add_argument("--concurrency", type=int, default=1)
-    p.add_argument("--lease", type=float, default=120.0, help="seconds a claimed job is held")
-    p.add_argument("--poll", type=float, default=1.0, help="seconds between looks at the queue")
+    p.add_argument("--concurrency", type=int, default=1, help="jobs at a time (default 1)")
+    p.add_argument("--lease", type=float, default=120.0,
+                   help="seconds a claimed job is held without a heartbeat before another worker may take it")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an idle queue")
     args = p.parse_args(argv)
     if args.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+        raise UsageError(f"--concurrency {args.concurrency} must be at least 1")
+    if not args.lease > 0:
+        raise UsageError(f"--lease {args.lease:g} must be a positive number of seconds")
+    if not args.poll > 0:
+        raise UsageError(f"--poll {args.poll:g} must be a positive number of seconds")
     setup_logging("INFO")
     from bot.worker import Worker
 
