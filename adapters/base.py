@@ -65,6 +65,9 @@ class PostRequest:
     thread_root: PostRef | None = None  # the first part of the thread
 
 
+PUBLIC_CREDENTIAL_SUFFIXES = ("_HANDLE",)  # identify an account but open nothing: fine in logs and URLs
+
+
 @dataclass(frozen=True)
 class AccountSettings:
     """One account on one platform, as the entry point read it from the environment / crosspost.toml."""
@@ -80,7 +83,7 @@ class AccountSettings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line, an error message or JSON output."""
-        return tuple(v for v in self.credentials.values() if v)
+        return tuple(v for k, v in self.credentials.items() if v and not k.endswith(PUBLIC_CREDENTIAL_SUFFIXES))
 
 
 @dataclass(frozen=True)

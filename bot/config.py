@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from adapters.base import AccountSettings
+from adapters.base import PUBLIC_CREDENTIAL_SUFFIXES, AccountSettings
 from bot.compose import ComposeOptions
 from bot.errors import ConfigError
 from bot.rules import RULES
@@ -154,7 +154,9 @@ def load_settings(
 
     from bot.logs import register_secrets
 
-    register_secrets(env.get(k, "") for r in RULES.values() for k in r.credentials)
+    register_secrets(
+        env.get(k, "") for r in RULES.values() for k in r.credentials if not k.endswith(PUBLIC_CREDENTIAL_SUFFIXES)
+    )
     register_secrets(s for a in accounts for s in a.secrets)
     tdir = templates_dir or (Path(data["templates"]) if data.get("templates") else None)
     if tdir is not None and not tdir.is_dir():

@@ -285,6 +285,9 @@ def serve(argv: Sequence[str]) -> int:
         thread = threading.Thread(target=background.run, name="worker", daemon=True)
         thread.start()
     try:
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal with the handler
+        # it found: make that ours, so a normal stop exits 0 after the worker has finished its jobs.
+        _stop_on_signals(threading.Event())
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         if background is not None and thread is not None:
