@@ -241,12 +241,16 @@ def worker(argv: Sequence[str]) -> int:
         raise UsageError(f"--lease {args.lease:g} must be a positive number of seconds")
     if not args.poll > 0:
         raise UsageError(f"--poll {args.poll:g} must be a positive number of seconds")
+    stop = threading.Event()
+    _stop_on_signals(stop)  # first: a SIGTERM while starting up is a clean stop too
     setup_logging("INFO")
+    from bot.logs import get_logger
     from bot.worker import Worker
 
     settings, store = _open()
     w = Worker(settings, store, concurrency=args.concurrency, lease_seconds=args.lease, poll_interval=args.poll)
-    _stop_on_signals(w.stop)
+    w.stop = stop
+    get_logger("crosspost.worker").info("worker_started", extra={"worker": w.name, "store": store.url_display})
     try:
         count = w.run(once=args.once)
     finally:
