@@ -205,9 +205,7 @@ def _parse_hop(url: str, shown: str) -> _Hop:
     return _Hop(url, scheme, host, port or (443 if scheme == "https" else 80), target)
 
 
-def _checked_addresses(
-    hop: _Hop, shown: str, allow_private: bool, resolve: Resolver, timeout: float
-) -> list[str]:
+def _checked_addresses(hop: _Hop, shown: str, allow_private: bool, resolve: Resolver, timeout: float) -> list[str]:
     """Resolve the hop's host and apply the guard to every address it has."""
     try:
         addresses = list(resolve(hop.host, hop.port, timeout))

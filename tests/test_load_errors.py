@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -118,9 +119,7 @@ def test_unknown_format_and_scheme() -> None:
     assert _error(str(FIXTURES / "generic.json"), fmt="docx").endswith(
         "unknown format 'docx'; use one of text, markdown, html, json"
     )
-    assert _error("ftp://example.com/post.md").startswith(
-        "ftp://example.com/post.md: only http and https URLs"
-    )
+    assert _error("ftp://example.com/post.md").startswith("ftp://example.com/post.md: only http and https URLs")
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads every file")
@@ -195,3 +194,39 @@ def test_importing_bot_load_stays_light() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
     )
     assert result.stdout.strip() == ""
+
+
+def test_empty_source_name() -> None:
+    """An empty source string says what to pass instead."""
+    assert _error("  ").startswith("no article given")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("markdown", b"[" * 1_000_000),
+        ("markdown", b"*a " * 300_000),
+        ("markdown", b"_a " * 300_000),
+        ("markdown", b"<a " * 300_000),
+        ("markdown", b"<!--" * 250_000),
+        ("markdown", b"{{" * 500_000),
+        ("markdown", b"# a" + b" " * 1_000_000 + b"b"),
+        ("text", b"Sources " * 120_000),
+        ("html", b"<p " * 300_000),
+        ("html", b'<p a="' * 200_000),
+        ("html", b"<!--" * 250_000),
+    ],
+)
+def test_hostile_input_is_read_in_linear_time(fmt: str, data: bytes) -> None:
+    """Inputs built to make a parser backtrack or rescan take about a second, not minutes."""
+    started = time.monotonic()
+    with contextlib.suppress(InputError):
+        parse_article(data, fmt=fmt, origin="hostile")
+    assert time.monotonic() - started < 5.0  # the quadratic versions took from 30 s to several minutes
+
+
+@pytest.mark.parametrize(("fmt", "data"), [("html", b"<div>" * 20_000 + b"x"), ("json", b"[" * 100_000)])
+def test_deeply_nested_input_is_an_input_error(fmt: str, data: bytes) -> None:
+    """Nesting deeper than Python's recursion limit is a one-line InputError, not a RecursionError."""
+    with pytest.raises(InputError, match=r"^deep: .*nested too deeply to read$"):
+        parse_article(data, fmt=fmt, origin="deep")

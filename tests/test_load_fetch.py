@@ -39,9 +39,7 @@ class Server:
 Route = Callable[[BaseHTTPRequestHandler, Server], None]
 
 
-def _send(
-    handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, length: bool = True
-) -> None:
+def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, length: bool = True) -> None:
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
     if length:
@@ -80,9 +78,7 @@ ROUTES: dict[str, Route] = {
     "/post.json": lambda h, s: _send(
         h, 200, b'{"title": "JSON post", "url": "https://x.example/j"}', "application/json"
     ),
-    "/post.md": lambda h, s: _send(
-        h, 200, b"---\ntitle: Markdown post\n---\nBody.\n", "text/plain; charset=utf-8"
-    ),
+    "/post.md": lambda h, s: _send(h, 200, b"---\ntitle: Markdown post\n---\nBody.\n", "text/plain; charset=utf-8"),
     "/image.png": lambda h, s: _send(h, 200, b"\x89PNG\r\n\x1a\n", "image/png"),
     "/r1": _redirect(302, lambda s: "/r2"),
     "/r2": _redirect(301, lambda s: s.url("/r3")),
@@ -92,9 +88,7 @@ ROUTES: dict[str, Route] = {
     "/declared-big": lambda h, s: _send(h, 200, b"a" * 5000, "text/plain"),
     "/streamed-big": lambda h, s: _send(h, 200, b"a" * 5000, "text/plain", length=False),
     "/exactly-cap": lambda h, s: _send(h, 200, b"a" * 1000, "text/plain", length=False),
-    "/huge-article": lambda h, s: _send(
-        h, 200, b"word " * (MAX_ARTICLE_BYTES // 5 + 10), "text/plain", length=False
-    ),
+    "/huge-article": lambda h, s: _send(h, 200, b"word " * (MAX_ARTICLE_BYTES // 5 + 10), "text/plain", length=False),
     "/to-internal": _redirect(302, lambda s: s.url("/secret", host="internal.test")),
     "/to-localhost": _redirect(302, lambda s: s.url("/secret", host="localhost")),
     "/secret": lambda h, s: _send(h, 200, b"internal data", "text/plain"),
@@ -314,9 +308,7 @@ def test_redirect_to_localhost_is_refused(server: Server) -> None:
     def resolve(host: str, port: int, timeout: float) -> list[str]:
         from bot.fetch import resolve_host
 
-        return (
-            dns.resolve(host, port, timeout) if host == "public.test" else resolve_host(host, port, timeout)
-        )
+        return dns.resolve(host, port, timeout) if host == "public.test" else resolve_host(host, port, timeout)
 
     with pytest.raises(FetchRefused, match=r"refused to fetch localhost \((127\.0\.0\.1|::1) is loopback\)"):
         fetch(

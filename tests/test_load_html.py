@@ -28,9 +28,7 @@ def test_page_fixture_metadata() -> None:
     )
     assert article.tags == ("Microsoft", "OpenAI", "Cloud")
     # og:image is relative: resolved against the canonical URL when there is no base URL.
-    assert article.image == (
-        "https://cloudledger.example.com/wp-content/uploads/2026/04/microsoft-openai-1200x630.jpg"
-    )
+    assert article.image == ("https://cloudledger.example.com/wp-content/uploads/2026/04/microsoft-openai-1200x630.jpg")
     assert article.image_alt == "Satya Nadella and Sam Altman on stage"
     assert article.lang == "en-US"
     assert article.published_at == "2026-04-28T07:15:00+00:00"
@@ -104,10 +102,7 @@ def test_main_when_no_article_and_og_locale_when_no_lang() -> None:
 
 def test_charset_from_meta_tag() -> None:
     """A page declaring ISO-8859-1 in <meta charset> decodes with it."""
-    markup = (
-        '<html><head><meta charset="iso-8859-1"><title>Caf\xe9</title></head>'
-        "<body><p>Cr\xe8me.</p></body></html>"
-    )
+    markup = '<html><head><meta charset="iso-8859-1"><title>Caf\xe9</title></head><body><p>Cr\xe8me.</p></body></html>'
     article = parse_article(markup.encode("latin-1"), origin="page.html")
     assert article.title == "Café"
     assert article.body == "Crème."

@@ -68,9 +68,7 @@ def test_ghost_canonical_url_wins_and_html_when_no_plaintext() -> None:
     assert article.summary == "Auto excerpt."
     assert article.body.startswith("Microsoft and OpenAI have rewritten")
     assert "What changed\n\n" in article.body
-    assert article.body.endswith(
-        "- Azure keeps a licence until 2032.\n- OpenAI may sell through other clouds."
-    )
+    assert article.body.endswith("- Azure keeps a licence until 2032.\n- OpenAI may sell through other clouds.")
 
 
 def test_ghost_bare_post_and_content_api_reply() -> None:
@@ -120,10 +118,7 @@ def test_wordpress_without_embeds_uses_tag_names_and_jetpack_image() -> None:
     post["tag_names"] = ["Microsoft", "Azure"]
     article = from_wordpress(post)
     assert article.tags == ("Microsoft", "Azure")
-    assert (
-        article.image
-        == "https://cloudledger.example.com/wp-content/uploads/2026/04/microsoft-openai-jetpack.jpg"
-    )
+    assert article.image == "https://cloudledger.example.com/wp-content/uploads/2026/04/microsoft-openai-jetpack.jpg"
     assert article.image_alt is None
 
 

@@ -82,9 +82,7 @@ def _format_from_type(media: str, origin: str) -> str | None:
     if media in {"text/markdown", "text/x-markdown"}:
         return "markdown"
     if media.startswith(_NOT_ARTICLES):
-        raise InputError(
-            f"{origin}: Content-Type {media} is not an article (expected HTML, JSON, Markdown or text)"
-        )
+        raise InputError(f"{origin}: Content-Type {media} is not an article (expected HTML, JSON, Markdown or text)")
     return None  # text/plain and unknown types: decide by extension, then by content
 
 
@@ -98,9 +96,7 @@ def _sniff(text: str) -> str:
     if head.startswith(("{", "[")):
         return "json"
     lowered = head.lower()
-    if lowered.startswith(("<!doctype html", "<html", "<?xml")) or (
-        head.startswith("<") and _HTML_SIGNS.search(head)
-    ):
+    if lowered.startswith(("<!doctype html", "<html", "<?xml")) or (head.startswith("<") and _HTML_SIGNS.search(head)):
         return "html"
     if head.startswith(("---\n", "+++\n")) or _MD_SIGNS.search(text[:20000]):
         return "markdown"
@@ -142,14 +138,17 @@ def parse_article(
     text = decode(data, origin, charset)
     if chosen is None:
         chosen = _sniff(text)
-    if chosen == "json":
-        article = parse_json(text, origin=origin)
-    elif chosen == "html":
-        article = parse_html(text, origin=origin, base_url=base_url)
-    elif chosen == "markdown":
-        article = parse_markdown(text, origin=origin, base_url=base_url)
-    else:
-        article = parse_text(text, origin=origin)
+    try:
+        if chosen == "json":
+            article = parse_json(text, origin=origin)
+        elif chosen == "html":
+            article = parse_html(text, origin=origin, base_url=base_url)
+        elif chosen == "markdown":
+            article = parse_markdown(text, origin=origin, base_url=base_url)
+        else:
+            article = parse_text(text, origin=origin)
+    except RecursionError:
+        raise InputError(f"{origin}: the {chosen} is nested too deeply to read") from None
     if not (article.title or article.summary or article.body):
         raise InputError(f"{origin}: no title or text found ({chosen})")
     return article
@@ -193,6 +192,8 @@ def load_article(
     ``allow_private`` or ``CROSSPOST_ALLOW_PRIVATE_NETWORK=1``); an HTML page without a canonical link
     gets the final URL after redirects as its ``url``.
     """
+    if not source.strip():
+        raise InputError("no article given: pass a file path, an http(s) URL, or - for standard input")
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
         return parse_article(_read_capped(stream, "<stdin>"), fmt=fmt, origin="<stdin>")

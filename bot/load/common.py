@@ -22,11 +22,9 @@ MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 
 FORMATS = ("text", "markdown", "html", "json")
 
-# Unicode spaces that are not ASCII space (NBSP, figure/thin/ideographic spaces...) and invisible
-# characters that only get in the way. ZWJ (U+200D) stays: emoji sequences need it.
-_ODD_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
+# Invisible characters that only get in the way (zero-width space, word joiner, BOM, soft hyphen).
+# ZWJ (U+200D) stays: emoji sequences need it.
 _INVISIBLE = re.compile(r"[\u200b\u2060\ufeff\u00ad]")
-_SPACE_RUN = re.compile(r"[ \t\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -42,9 +40,13 @@ class Block:
 
 
 def inline_text(value: str) -> str:
-    """Normalise text that must be one line (titles, summaries): NBSP to space, runs to one space."""
-    value = _INVISIBLE.sub("", _ODD_SPACES.sub(" ", value))
-    return _SPACE_RUN.sub(" ", value).strip()
+    """Normalise text that must be one line (titles, summaries): NBSP to space, runs to one space.
+
+    ``str.split()`` splits on every Unicode space (NBSP, thin, ideographic, line separators...).
+    """
+    if not value.isascii():
+        value = _INVISIBLE.sub("", value)
+    return " ".join(value.split())
 
 
 def block_text(value: str) -> str:
@@ -104,9 +106,7 @@ def decode(data: bytes, origin: str, charset: str | None = None) -> str:
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start : exc.start + 1].hex()
         name = "UTF-8" if encoding == "utf-8-sig" else encoding
-        raise InputError(
-            f"{origin}: not valid {name} (byte 0x{bad} at offset {exc.start}); save it as UTF-8"
-        ) from None
+        raise InputError(f"{origin}: not valid {name} (byte 0x{bad} at offset {exc.start}); save it as UTF-8") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -136,8 +136,7 @@ def tags_value(value: Any, field: str, origin: str) -> list[str]:
     if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
         return [str(v) for v in value if not isinstance(v, bool)]
     raise InputError(
-        f"{origin}: {field!r} must be a list of strings or a comma-separated string, "
-        f"not {type(value).__name__}"
+        f"{origin}: {field!r} must be a list of strings or a comma-separated string, not {type(value).__name__}"
     )
 
 
@@ -228,22 +227,39 @@ _HASHTAG_TAKE = re.compile(_HASHTAG)
 
 def plain_line(line: str) -> str:
     """A line without its emphasis markers and outer spaces, for matching boilerplate."""
-    return inline_text(_EMPHASIS.sub("", line))
+    return inline_text(_EMPHASIS.sub("", line) if "*" in line or "_" in line else line)
+
+
+_REFERENCE_WORDS = ("reference", "source", "further reading", "bibliograph", "citation")
+
+
+def line_kind(line: str) -> tuple[str, str] | None:
+    """Classify a line of the tail: ("cut", ""), ("boilerplate", ""), ("meta", url), ("hashtags", line).
+
+    ``None`` for an ordinary line. Cheap substring checks run first: this is called for every line.
+    """
+    stripped = line.strip()
+    if not stripped:
+        return None
+    if stripped[0] == "#" and HASHTAG_LINE.match(stripped):
+        return ("hashtags", stripped)
+    lowered = stripped.lower()
+    if any(word in lowered for word in _REFERENCE_WORDS) and REFERENCES_LINE.match(stripped):
+        return ("cut", "")
+    plain = plain_line(stripped)
+    if len(plain) <= 120 or plain.startswith(("🔗", "Click", "click", "Tap", "tap")):
+        if _SHARE_CUT.match(plain):
+            return ("cut", "")
+        if _BOILERPLATE.match(plain):
+            return ("boilerplate", "")
+    if "://" in plain and (meta := _META_URL.match(plain)) is not None:
+        return ("meta", meta.group(1))
+    return None
 
 
 def is_special_line(line: str) -> bool:
     """Lines that are never part of a paragraph: tail markers, boilerplate, hashtags, canonical URL."""
-    stripped = line.strip()
-    if not stripped:
-        return False
-    plain = plain_line(stripped)
-    return bool(
-        REFERENCES_LINE.match(stripped)
-        or _SHARE_CUT.match(plain)
-        or _BOILERPLATE.match(plain)
-        or HASHTAG_LINE.match(stripped)
-        or _META_URL.match(plain)
-    )
+    return line_kind(line) is not None
 
 
 @dataclass(frozen=True)
@@ -267,16 +283,14 @@ def tidy_blocks(blocks: list[Block]) -> Tidied:
             continue
         kept: list[str] = []
         for line in block.text.split("\n"):
-            plain = plain_line(line)
-            if cut:
-                tail.append(line)
-            elif REFERENCES_LINE.match(line.strip()) or _SHARE_CUT.match(plain):
+            kind = None if cut else line_kind(line)
+            if cut or (kind is not None and kind[0] == "cut"):
                 cut = True
                 tail.append(line)
-            elif _BOILERPLATE.match(plain):
+            elif kind is not None and kind[0] == "boilerplate":
                 continue
-            elif (meta := _META_URL.match(plain)) is not None:
-                canonical = canonical or meta.group(1)
+            elif kind is not None and kind[0] == "meta":
+                canonical = canonical or kind[1]
             else:
                 kept.append(line)
         if kept:
@@ -289,7 +303,7 @@ def tidy_blocks(blocks: list[Block]) -> Tidied:
             rest = "\n".join(last_lines[:-1])
             main[-1:] = [Block(main[-1].kind, rest)] if rest.strip() else []
     if not hashtags:
-        tail_lines = [t for t in tail if t.strip() and not _BOILERPLATE.match(plain_line(t))]
+        tail_lines = [t for t in tail if t.strip() and not _BOILERPLATE.match(plain_line(t.strip()))]
         if tail_lines and HASHTAG_LINE.match(tail_lines[-1].strip()):
             hashtags = _HASHTAG_TAKE.findall(tail_lines[-1])
     return Tidied(main, [h[1:] for h in hashtags], canonical)

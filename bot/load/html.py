@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -59,12 +61,21 @@ _NOISE = re.compile(
 _NOISE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "dialog"})
 _STRUCTURAL = frozenset({"html", "body", "main", "article"})
 _WS = re.compile(r"\s+")
-_TAGS_RE = re.compile(r"<[^>]*>")
+_TAGS_RE = re.compile(r"<[^<>]*>")
 
 
 def _soup(markup: str) -> BeautifulSoup:
+    """Parse with html.parser, after defusing its one quadratic case.
+
+    CPython's ``html.parser`` (3.11) rescans to the end of the input for every ``<`` that has no
+    ``>`` anywhere after it (``"<p " * 300_000`` takes minutes). Such a ``<`` can never start a tag,
+    so escaping it changes nothing but the time taken.
+    """
     from bs4 import BeautifulSoup  # lazy: keeps `import bot.load` light
 
+    last = markup.rfind(">")
+    if "<" in markup[last + 1 :]:
+        markup = markup[: last + 1] + markup[last + 1 :].replace("<", "&lt;")
     return BeautifulSoup(markup, "html.parser")
 
 
@@ -129,9 +140,7 @@ class _Collector:
                 self._item(child)
             elif name == "tr":
                 self.flush()
-                cells = [
-                    inline_text(_Collector.text_of(c)) for c in child.find_all(["td", "th"], recursive=False)
-                ]
+                cells = [inline_text(_Collector.text_of(c)) for c in child.find_all(["td", "th"], recursive=False)]
                 row = " | ".join(c for c in cells if c)
                 if row:
                     self.blocks.append(Block("table", row))
@@ -211,43 +220,79 @@ def fragment_text(markup: str) -> str:
 # ---------------------------------------------------------------------------- pages
 
 
-def _meta(soup: BeautifulSoup, *names: str) -> str | None:
-    """The first non-empty ``<meta property|name=… content=…>`` among ``names``."""
-    for name in names:
-        for attr in ("property", "name", "itemprop"):
-            for tag in soup.find_all("meta", attrs={attr: name}):
-                content = inline_text(_attr(tag, "content"))
+@dataclass
+class _Page:
+    """What the page's metadata is read from, gathered in one pass over the tree."""
+
+    metas: dict[str, list[str]] = field(default_factory=dict)
+    canonical: str | None = None
+    base_href: str | None = None
+    json_ld: list[str] = field(default_factory=list)
+    articles: list[Tag] = field(default_factory=list)
+    main: Tag | None = None
+    h1: Tag | None = None
+    lang: str = ""
+
+    def meta(self, *names: str) -> str | None:
+        """The first non-empty ``<meta property|name|itemprop=… content=…>`` among ``names``."""
+        for name in names:
+            for content in self.metas.get(name.lower(), ()):
                 if content:
                     return content
-    return None
+        return None
+
+    def all(self, name: str) -> list[str]:
+        return [c for c in self.metas.get(name.lower(), ()) if c]
 
 
-def _canonical(soup: BeautifulSoup) -> str | None:
-    for link in soup.find_all("link", href=True):
-        if "canonical" in _attr(link, "rel").lower().split():
-            return _attr(link, "href").strip() or None
-    return None
+def _index(soup: BeautifulSoup) -> _Page:
+    page = _Page()
+    for tag in soup.find_all(["meta", "link", "base", "script", "article", "main", "h1", "html"]):
+        name = tag.name
+        if name == "meta":
+            content = inline_text(_attr(tag, "content"))
+            for attr in ("property", "name", "itemprop"):
+                key = _attr(tag, attr).strip().lower()
+                if key:
+                    page.metas.setdefault(key, []).append(content)
+        elif name == "link":
+            if page.canonical is None and "canonical" in _attr(tag, "rel").lower().split():
+                page.canonical = _attr(tag, "href").strip() or None
+        elif name == "base":
+            page.base_href = page.base_href or _attr(tag, "href").strip() or None
+        elif name == "script":
+            if _attr(tag, "type").strip().lower() == "application/ld+json":
+                page.json_ld.append(tag.get_text())
+        elif name == "article":
+            page.articles.append(tag)
+        elif name == "main":
+            page.main = page.main or tag
+        elif name == "h1":
+            page.h1 = page.h1 or tag
+        elif name == "html":
+            page.lang = page.lang or _attr(tag, "lang")
+    return page
 
 
-def _json_ld(soup: BeautifulSoup) -> dict[str, Any]:
+def _json_ld(scripts: list[str]) -> dict[str, Any]:
     """The first schema.org Article-like object in the page's JSON-LD (a fallback for metadata)."""
     kinds = {"article", "newsarticle", "blogposting", "report", "techarticle", "scholarlyarticle"}
-    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+    for script in scripts:
         try:
-            data = json.loads(script.get_text())
-        except ValueError:
+            data = json.loads(script)
+        except (ValueError, RecursionError):
             continue
-        stack: list[Any] = [data]
-        while stack:
-            item = stack.pop(0)
+        queue: deque[Any] = deque([data])
+        while queue:
+            item = queue.popleft()
             if isinstance(item, list):
-                stack.extend(item)
+                queue.extend(item)
             elif isinstance(item, dict):
                 types = item.get("@type")
                 names = [types] if isinstance(types, str) else types if isinstance(types, list) else []
                 if any(isinstance(n, str) and n.lower() in kinds for n in names):
                     return item
-                stack.extend(v for k, v in item.items() if k == "@graph")
+                queue.extend(v for k, v in item.items() if k == "@graph")
     return {}
 
 
@@ -271,17 +316,19 @@ def _strip_site_name(title: str, site: str | None) -> str:
     return title
 
 
-def _content_root(soup: BeautifulSoup) -> Tag:
+def _content_root(soup: BeautifulSoup, page: _Page) -> Tag:
     """The element holding the article text: the largest visible <article>, else <main>, else <body>."""
     from bs4.element import Tag
 
     def hidden(tag: Tag) -> bool:
         return _is_noise(tag) or any((p.name or "") in _DROP or _is_noise(p) for p in tag.parents)
 
-    articles = [a for a in soup.find_all("article") if not hidden(a)]
+    articles = [a for a in page.articles if not hidden(a)]
+    if len(articles) == 1:
+        return articles[0]
     if articles:
         return max(articles, key=lambda a: len(a.get_text(" ", strip=True)))
-    for found in (soup.find("main"), soup.find(role="main"), soup.body):
+    for found in (page.main, soup.find(role="main"), soup.body):
         if isinstance(found, Tag):
             return found
     return soup
@@ -290,49 +337,44 @@ def _content_root(soup: BeautifulSoup) -> Tag:
 def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Article:
     """Build an Article from a whole HTML page (already decoded)."""
     soup = _soup(text)
-    base_tag = soup.find("base", href=True)
+    page = _index(soup)
     base = base_url
-    if base_tag is not None:
-        base = urljoin(base_url or "", _attr(base_tag, "href").strip()) or base_url
-    ld = _json_ld(soup)
-    site = _meta(soup, "og:site_name")
+    if page.base_href:
+        base = urljoin(base_url or "", page.base_href) or base_url
+    ld = _json_ld(page.json_ld)
+    site = page.meta("og:site_name")
 
-    title = _meta(soup, "og:title", "twitter:title") or inline_text(str(ld.get("headline") or ""))
+    title = page.meta("og:title", "twitter:title") or inline_text(str(ld.get("headline") or ""))
     if not title and soup.title is not None:
         title = _strip_site_name(inline_text(soup.title.get_text()), site)
-    if not title:
-        h1 = soup.find("h1")
-        title = inline_text(h1.get_text(" ")) if h1 is not None else ""
+    if not title and page.h1 is not None:
+        title = inline_text(page.h1.get_text(" "))
 
-    blocks = blocks_of(_content_root(soup))
+    blocks = blocks_of(_content_root(soup, page))
     if blocks and blocks[0].kind == "heading" and blocks[0].text.casefold() == title.casefold():
         blocks = blocks[1:]
     tidied = tidy_blocks(blocks)
     if not title and not tidied.blocks:
         raise InputError(f"{origin}: no title and no text found in the HTML")
 
-    url = http_url(_canonical(soup) or _meta(soup, "og:url") or tidied.canonical, base)
-    summary = _meta(soup, "og:description", "description", "twitter:description")
+    url = http_url(page.canonical or page.meta("og:url") or tidied.canonical, base)
+    summary = page.meta("og:description", "description", "twitter:description")
     summary = summary or inline_text(str(ld.get("description") or "")) or lead_paragraph(tidied.blocks)
-    tags = [
-        t for tag in soup.find_all("meta", attrs={"property": "article:tag"}) if (t := _attr(tag, "content"))
-    ]
+    tags = page.all("article:tag")
     if not tags:
-        keywords = ld.get("keywords") or _meta(soup, "keywords")
+        keywords = ld.get("keywords") or page.meta("keywords")
         if isinstance(keywords, str):
             tags = keywords.split(",")
         elif isinstance(keywords, list):
             tags = [k for k in keywords if isinstance(k, str)]
-    raw_image = _meta(soup, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    raw_image = page.meta("og:image", "og:image:url", "og:image:secure_url", "twitter:image")
     image = http_url(raw_image or _ld_image(ld.get("image")), base or url)
-    html_tag = soup.find("html")
-    lang = lang_value(_attr(html_tag, "lang")) if html_tag is not None else None
-    lang = lang or lang_value(_meta(soup, "og:locale")) or lang_value(ld.get("inLanguage"))
-    published = _meta(soup, "article:published_time", "datePublished", "date", "dc.date", "DC.date.issued")
+    lang = lang_value(page.lang) or lang_value(page.meta("og:locale")) or lang_value(ld.get("inLanguage"))
+    published = page.meta("article:published_time", "datePublished", "date", "dc.date", "dc.date.issued")
     extra: dict[str, Any] = {"format": "html", "origin": origin}
     if site:
         extra["site_name"] = site
-    modified = _meta(soup, "article:modified_time", "dateModified") or date_value(ld.get("dateModified"))
+    modified = page.meta("article:modified_time", "dateModified") or date_value(ld.get("dateModified"))
     if modified:
         extra["modified_at"] = modified
     return Article(
@@ -342,7 +384,7 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
         body=body_from_blocks(tidied.blocks),
         tags=clean_tags(tags + tidied.hashtags),
         image=image,
-        image_alt=(_meta(soup, "og:image:alt", "twitter:image:alt") if image else None),
+        image_alt=(page.meta("og:image:alt", "twitter:image:alt") if image else None),
         lang=lang,
         published_at=published or date_value(ld.get("datePublished")),
         extra=extra,

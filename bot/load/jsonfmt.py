@@ -32,7 +32,7 @@ from bot.load.plaintext import text_blocks
 _GHOST_BODY_KEYS = frozenset({"html", "plaintext", "lexical", "mobiledoc"})
 # html-to-text, which Ghost uses to make `plaintext`, writes links as "text [https://…]".
 _GHOST_LINK_NOTE = re.compile(r"\s?\[(?:https?|mailto):[^\]\s]*\]")
-_GHOST_LIST_ITEM = re.compile(r"^\s*\*\s+", re.MULTILINE)
+_GHOST_LIST_ITEM = re.compile(r"^[ \t]*\*[ \t]+", re.MULTILINE)
 _WP_MORE = re.compile(r"\s*(?:continue reading|read more)\b.*$", re.IGNORECASE)
 _WP_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]\s*$")
 
@@ -95,10 +95,10 @@ def parse_json(text: str, *, origin: str) -> Article:
     """Parse JSON text and read it with :func:`article_from_json`."""
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{origin}: JSON is nested too deeply to read") from None
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{origin}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from None
+        raise InputError(f"{origin}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
     return article_from_json(data, origin=origin)
 
 
@@ -161,9 +161,7 @@ def from_ghost(payload: dict[str, Any], *, origin: str = "Ghost payload") -> Art
         blocks = fragment_blocks(str_value(post.get("html"), "html", origin))
     tidied = tidy_blocks(blocks)
     tags: list[str] = []
-    raw_tags = post.get("tags") or (
-        [post["primary_tag"]] if isinstance(post.get("primary_tag"), dict) else []
-    )
+    raw_tags = post.get("tags") or ([post["primary_tag"]] if isinstance(post.get("primary_tag"), dict) else [])
     if not isinstance(raw_tags, list):
         raise InputError(f"{origin}: Ghost 'tags' must be a list, not {type(raw_tags).__name__}")
     for tag in raw_tags:

@@ -92,62 +92,105 @@ def _mapping(meta: Any, origin: str) -> dict[str, Any]:
 
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
-_IMAGE = re.compile(r"!\[[^\]]*\](?:\((?:[^()]|\([^()]*\))*\)|\[[^\]]*\])")
-_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_SHORTCODE = re.compile(r"\{\{[<%].*?[%>]\}\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
-_EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])")
+# Every pattern is linear on hostile input (5 MB of "[" or "*"): a span can never contain the character
+# that opens another span, so no start position rescans text that another one already scanned.
+_IMAGE = re.compile(r"!\[[^\[\]]*\](?:\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\])")
+_LINK = re.compile(r"\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+_REF_LINK = re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]")
+_FOOTNOTE_REF = re.compile(r"\[\^[^\[\]]+\]")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+_HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_SHORTCODE = re.compile(r"\{\{[^{}]*\}\}|\{%[^{}%]*%\}")
+_STRONG = re.compile(r"\*\*(?=[^\s*])([^*]+)(?<=[^\s*])\*\*|__(?=[^\s_])([^_]+)(?<=[^\s_])__")
+_STRIKE = re.compile(r"~~(?=[^\s~])([^~]+)(?<=[^\s~])~~")
+_EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+)(?<=[^\s*])\*(?![\w*])")
+_EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_]+)(?<=[^\s_])_(?![\w_])")
+
+
+_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
+_INLINE_MARKS = frozenset("`\\<{[*_~&")
 
 
 def inline_markdown(text: str) -> str:
     """Markdown inline syntax to plain words: ``**a** [b](u) ![i](x) `c``` becomes ``a b c``."""
+    if _INLINE_MARKS.isdisjoint(text):
+        return text  # the common case for prose: nothing to convert
     protected: list[str] = []
 
     def protect(value: str) -> str:
         protected.append(value)
         return f"\x00{len(protected) - 1}\x00"
 
-    text = _CODE_SPAN.sub(lambda m: protect(m.group(2).strip()), text)
-    text = _ESCAPE.sub(lambda m: protect(m.group(1)), text)
-    text = _AUTOLINK.sub(lambda m: protect(m.group(1).removeprefix("mailto:")), text)
-    text = _SHORTCODE.sub("", text)
-    text = _IMAGE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _FOOTNOTE_REF.sub("", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _HTML_TAG.sub("", text)
+    if "`" in text:
+        text = _CODE_SPAN.sub(lambda m: protect(m.group(2).strip()), text)
+    if "\\" in text:
+        text = _ESCAPE.sub(lambda m: protect(m.group(1)), text)
+    if "<" in text:
+        text = _AUTOLINK.sub(lambda m: protect(m.group(1).removeprefix("mailto:")), text)
+        text = _HTML_TAG.sub("", text)
+    if "{" in text:
+        text = _SHORTCODE.sub("", text)
+    if "[" in text:
+        text = _IMAGE.sub("", text)
+        text = _LINK.sub(r"\1", text)
+        text = _FOOTNOTE_REF.sub("", text)
+        text = _REF_LINK.sub(r"\1", text)
     for _ in range(2):  # nested emphasis such as ***both***
-        text = _STRONG.sub(r"\2", text)
-        text = _STRIKE.sub(r"\1", text)
-        text = _EM_STAR.sub(r"\1", text)
-        text = _EM_UNDERSCORE.sub(r"\1", text)
-    text = re.sub(r"\x00(\d+)\x00", lambda m: protected[int(m.group(1))], text)
-    return html.unescape(text)
+        if "*" in text or "_" in text:
+            text = _STRONG.sub(lambda m: m.group(1) or m.group(2), text)
+            text = _EM_STAR.sub(r"\1", text)
+            text = _EM_UNDERSCORE.sub(r"\1", text)
+        if "~" in text:
+            text = _STRIKE.sub(r"\1", text)
+    if protected:
+        text = _PLACEHOLDER.sub(lambda m: protected[int(m.group(1))], text)
+    return html.unescape(text) if "&" in text else text
 
 
 # ---------------------------------------------------------------------------- block Markdown
 
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*))?$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _RULE = re.compile(r"^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _LIST = re.compile(r"^(\s*)(?:[-*+]|(\d{1,9})[.)])[ \t]+(.*)$")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
 _QUOTE = re.compile(r"^ {0,3}>[ \t]?")
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_RAW_BLOCK = re.compile(r"<(script|style|iframe|svg)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+_TABLE_SEP_CHARS = frozenset("|:- \t")
+_RAW_OPEN = re.compile(r"<!--|<(script|style|iframe|svg)\b", re.IGNORECASE)
+
+
+def _drop_comments_and_raw_blocks(markdown: str) -> str:
+    """Remove HTML comments and script/style/iframe/svg elements in one linear scan.
+
+    (A lazy ``<!--.*?-->`` regex rescans to the end of the text for every unclosed opener.)
+    """
+    kept: list[str] = []
+    position = 0
+    while (found := _RAW_OPEN.search(markdown, position)) is not None:
+        kept.append(markdown[position : found.start()])
+        element = found.group(1)
+        closer = re.compile("-->" if element is None else rf"</{element}\s*>", re.IGNORECASE)
+        end = closer.search(markdown, found.end())
+        if end is None:
+            return "".join(kept)  # unclosed: everything after the opener is inside it
+        position = end.end()
+    kept.append(markdown[position:])
+    return "".join(kept)
+
+
+def _heading_text(rest: str) -> str:
+    """An ATX heading's text without its optional closing run of '#'."""
+    text = rest.strip()
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        text = bare.rstrip()
+    return text
 
 
 def markdown_blocks(markdown: str) -> list[Block]:
     """Split a Markdown document into plain-text blocks (see the module docstring for what is kept)."""
-    markdown = _RAW_BLOCK.sub("", _COMMENT.sub("", markdown))
+    markdown = _drop_comments_and_raw_blocks(markdown)
     blocks: list[Block] = []
     para: list[str] = []
     para_kind = "para"
@@ -203,13 +246,13 @@ def markdown_blocks(markdown: str) -> list[Block]:
         atx = _ATX.match(line)
         if atx:
             flush()
-            text = inline_text(inline_markdown(atx.group(2) or ""))
+            text = inline_text(inline_markdown(_heading_text(atx.group(1) or "")))
             if text:
                 blocks.append(Block("heading", text))
             continue
         if _LINK_DEF.match(line):
             continue
-        if _TABLE_SEP.match(line) and "-" in line and ("|" in line or para):
+        if "--" in line and set(line) <= _TABLE_SEP_CHARS and ("|" in line or para):
             continue
         item = _LIST.match(line)
         if item:
