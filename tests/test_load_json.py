@@ -186,3 +186,10 @@ def test_bad_json_is_a_one_line_error(data: bytes, fragment: str) -> None:
     assert fragment in str(caught.value)
     assert str(caught.value).startswith("in.json: ")
     assert "\n" not in str(caught.value)
+
+
+def test_generic_tag_strings() -> None:
+    """A generic tags string: commas split, a run of #hashtags splits, anything else is one tag."""
+    assert from_generic({"title": "T", "tags": "#AI #Cloud"}).tags == ("AI", "Cloud")
+    assert from_generic({"title": "T", "tags": "Cloud Computing"}).tags == ("Cloud Computing",)
+    assert from_generic({"title": "T", "tags": "a, b"}).tags == ("a", "b")

@@ -170,3 +170,18 @@ def test_markdown_blocks_structure() -> None:
         ("table", "1 | 2"),
         ("para", "line one\nline two"),
     ]
+
+
+def test_jekyll_space_separated_tags_and_hashtag_strings() -> None:
+    """Jekyll reads ``tags: ai cloud`` as two tags; a comma string splits on commas only."""
+    assert _md("---\ntags: ai cloud\n---\nx\n").tags == ("ai", "cloud")
+    assert _md("---\ntags: Cloud Computing, AI\n---\nx\n").tags == ("Cloud Computing", "AI")
+
+
+def test_markdown_references_section_and_share_lines_are_cut() -> None:
+    """A "## References" heading ends the body, as in plain text; trailing hashtags still become tags."""
+    article = _md(
+        "---\ntitle: T\n---\nLead paragraph.\n\n## References\n\n- [NYT](https://www.nytimes.com/x)\n\n#AI #Cloud\n"
+    )
+    assert article.body == "Lead paragraph."
+    assert article.tags == ("AI", "Cloud")

@@ -150,3 +150,18 @@ def test_hashtags_in_middle_of_text_are_not_tags() -> None:
     article = parse_article(text.encode(), fmt="text")
     assert article.tags == ()
     assert "#python" in article.body
+
+
+def test_canonical_line_above_the_title() -> None:
+    """A ``Canonical:`` line at the very top gives the URL and does not hide the title line."""
+    text = "Canonical: https://example.com/a\n\nThe Title\n\nThe lead paragraph.\n"
+    article = parse_article(text.encode(), fmt="text")
+    assert (article.url, article.title, article.body) == ("https://example.com/a", "The Title", "The lead paragraph.")
+
+
+def test_sample_with_a_title_line_prepended(sample: Path) -> None:
+    """A short title line right above the sample's one-per-line paragraphs is the title; the rest is unchanged."""
+    plain = load_article(str(sample))
+    titled = parse_article(b"Microsoft and OpenAI loosen their partnership\n" + sample.read_bytes(), fmt="text")
+    assert titled.title == "Microsoft and OpenAI loosen their partnership"
+    assert (titled.summary, titled.body, titled.tags) == (plain.summary, plain.body, plain.tags)

@@ -127,12 +127,20 @@ def clean_tags(values: Iterable[str], *, strip_hash: bool = True) -> tuple[str, 
     return tuple(tags)
 
 
-def tags_value(value: Any, field: str, origin: str) -> list[str]:
-    """Read a tags-like field: a list of strings or one comma-separated string."""
+def tags_value(value: Any, field: str, origin: str, *, space_separated: bool = False) -> list[str]:
+    """Read a tags-like field: a list of strings or one string.
+
+    A string is split on commas; without commas it is one tag, unless it is a run of ``#hashtags`` or
+    ``space_separated`` is set (Jekyll's front matter reads ``tags: ai cloud`` as two tags).
+    """
     if value is None:
         return []
     if isinstance(value, str):
-        return [part for part in value.split(",") if part.strip()]
+        if "," in value:
+            return [part for part in value.split(",") if part.strip()]
+        if space_separated or value.strip().startswith("#"):
+            return value.split()
+        return [value] if value.strip() else []
     if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
         return [str(v) for v in value if not isinstance(v, bool)]
     raise InputError(

@@ -348,7 +348,7 @@ def parse_markdown(text: str, *, origin: str, base_url: str | None = None) -> Ar
     url = url or tidied.canonical
 
     tag_field = "tags" if meta.get("tags") not in (None, "", []) else "keywords"
-    tags = tags_value(meta.get(tag_field), tag_field, origin) + tidied.hashtags
+    tags = tags_value(meta.get(tag_field), tag_field, origin, space_separated=True) + tidied.hashtags
 
     summary_raw = str_value(_first(meta, "summary", "description", "excerpt"), "summary", origin)
     summary = inline_text(inline_markdown(summary_raw)) or lead_paragraph(blocks)

@@ -19,6 +19,7 @@ from bot.load.common import (
     inline_text,
     is_special_line,
     lead_paragraph,
+    line_kind,
     tidy_blocks,
 )
 
@@ -101,8 +102,13 @@ def text_blocks(lines: list[str]) -> list[Block]:
 def parse_text(text: str, *, origin: str) -> Article:
     """Build an Article from plain text (already decoded, newlines normalised)."""
     lines = [line.rstrip() for line in text.split("\n")]
-    while lines and not lines[0].strip():
+    canonical: str | None = None
+    while lines:  # drop leading blank lines and take a "Canonical: https://…" line above the title
+        kind = line_kind(lines[0])
+        if lines[0].strip() and (kind is None or kind[0] != "meta"):
+            break
         lines.pop(0)
+        canonical = canonical or (kind[1] if kind else None)
     title = ""
     if lines:
         first = lines[0]
@@ -117,7 +123,7 @@ def parse_text(text: str, *, origin: str) -> Article:
     tidied = tidy_blocks(text_blocks(lines))
     return Article(
         title=inline_text(title),
-        url=tidied.canonical,
+        url=canonical or tidied.canonical,
         summary=lead_paragraph(tidied.blocks),
         body=body_from_blocks(tidied.blocks),
         tags=clean_tags(tidied.hashtags),
