@@ -111,11 +111,12 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
     }
 
 
-def load_input(options: argparse.Namespace, *, allow_private: bool) -> Any:
+def load_input(options: argparse.Namespace, *, allow_private: bool, timeout: float) -> Any:
     """The Article named on the command line with --url and --tag applied."""
     from bot.load import load_article
 
-    article = load_article(options.article, fmt=options.format, stdin=sys.stdin.buffer, allow_private=allow_private)
+    article = load_article(options.article, fmt=options.format, stdin=sys.stdin.buffer, allow_private=allow_private,
+                           timeout=timeout)
     return article.with_overrides(url=options.url, extra_tags=tuple(options.tag))
 
 
@@ -130,7 +131,7 @@ def run_post(options: argparse.Namespace) -> int:
     settings = load_settings(config_file=options.config, templates_dir=options.templates)
     if options.url is not None:
         _check_url(options.url)
-    article = load_input(options, allow_private=settings.allow_private_network)
+    article = load_input(options, allow_private=settings.allow_private_network, timeout=settings.timeout)
     if not article.url:
         raise UsageError(
             f"{options.article}: the article has no canonical link; pass --url URL "

@@ -160,7 +160,7 @@ def local_server() -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/slow":
-                stop.wait(30)
+                stop.wait(10)
                 return
             self.send_error(404)
 

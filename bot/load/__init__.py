@@ -185,6 +185,7 @@ def load_article(
     fmt: str | None = None,
     stdin: BinaryIO | None = None,
     allow_private: bool | None = None,
+    timeout: float = 10.0,
 ) -> Article:
     """Load an article from a file path, an http(s) URL, or ``"-"`` for standard input.
 
@@ -202,7 +203,9 @@ def load_article(
         from bot.fetch import fetch
 
         _resolve_format(fmt, source)
-        result = fetch(source, max_bytes=MAX_ARTICLE_BYTES, allow_private=allow_private, accept=_ACCEPT)
+        result = fetch(
+            source, max_bytes=MAX_ARTICLE_BYTES, timeout=timeout, allow_private=allow_private, accept=_ACCEPT
+        )
         article = parse_article(
             result.body, fmt=fmt, origin=source, base_url=result.url_final, content_type=result.content_type
         )
