@@ -138,6 +138,10 @@ def run_post(options: argparse.Namespace) -> int:
             "(crosspost only posts with the canonical link)"
         )
 
+    unpublished = _unpublished(article)
+    if unpublished and not options.dry_run and not options.force:
+        raise UsageError(f"{options.article}: the article is {unpublished}; publish it first or pass --force")
+
     if options.dry_run:
         targets = []
         for platform in platforms:
@@ -156,6 +160,17 @@ def run_post(options: argparse.Namespace) -> int:
 
     return run_publish(article, settings, platforms, thread=options.thread, force=options.force,
                        as_json=options.json)
+
+
+def _unpublished(article: Any) -> str | None:
+    """Why the CMS says this is not public yet (a draft, a scheduled post), or None."""
+    extra = article.extra
+    if extra.get("draft") in (True, "true", "yes"):
+        return "a draft (front matter draft: true)"
+    status = str(extra.get("status") or "publish").lower()
+    if status not in ("publish", "published", "public"):
+        return f"not published (status {status!r})"
+    return None
 
 
 def _check_url(url: str) -> None:

@@ -205,3 +205,11 @@ def test_stdin_article() -> None:
     assert proc.returncode == 0, proc.stderr
     post = json.loads(proc.stdout)["platforms"][0]["posts"][0]["text"]
     assert post.startswith("From stdin") and "#Unix" in post
+
+
+def test_draft_is_not_published_without_force(tmp_path: Path) -> None:
+    """A front-matter draft is refused for publishing (exit 2) but can be dry-run."""
+    path = tmp_path / "draft.md"
+    path.write_text("---\ntitle: Not yet\nurl: https://example.com/n\ndraft: true\n---\nBody.\n", encoding="utf-8")
+    assert_one_line_error(run(str(path)), "draft")
+    assert run(str(path), "--dry-run").returncode == 0
