@@ -37,8 +37,10 @@ Errors are translated at one place, :func:`translate_error`::
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -266,6 +268,14 @@ def _sniff_image(data: bytes) -> str | None:
     return "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: building one loads the CA bundle (~40 ms), too slow per post."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _parse_at_uri(uri: str) -> tuple[str, str, str]:
     if not uri.startswith("at://") or uri.count("/") != 4:
         raise Permanent(f"bluesky: {uri!r} is not an at:// URI of a record")
@@ -332,7 +342,8 @@ class BlueskyAdapter:
 
         # The SDK drops response headers on success; an httpx hook on its client reads the quota.
         hooks = {"response": [self._note_quota]}
-        client = Client(base_url=self.service, request=Request(timeout=self.settings.timeout, event_hooks=hooks))
+        request = Request(timeout=self.settings.timeout, event_hooks=hooks, verify=_tls_context())
+        client = Client(base_url=self.service, request=request)
 
         def remember(event: SessionEvent, session: Session) -> None:
             if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
