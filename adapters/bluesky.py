@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.images import sniff_image_type
 
 if TYPE_CHECKING:
     import httpx
@@ -257,15 +258,10 @@ def _fingerprint(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
-
-
 def _sniff_image(data: bytes) -> str | None:
-    """The image type the bytes announce (PNG, JPEG, GIF, WebP), or None."""
-    for magic, mime in _IMAGE_MAGIC:
-        if data.startswith(magic):
-            return mime
-    return "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
+    """The image type the bytes announce, among those a Bluesky post takes (PNG, JPEG, GIF, WebP)."""
+    mime = sniff_image_type(data)
+    return mime if mime in ("image/png", "image/jpeg", "image/gif", "image/webp") else None
 
 
 @functools.cache

@@ -67,6 +67,7 @@ from typing import Any, ClassVar, TypeVar
 from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
 from bot import __version__
 from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.images import sniff_image_type
 
 MASTODON_VERSION = "4.3.0"  # what we tell Mastodon.py the server runs (see the module docstring)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -269,7 +270,7 @@ class MastodonAdapter:
             text = str(exc)
             lasting = "-byte limit" in text or re.search(r"HTTP 4\d\d", text) is not None
             raise (Permanent if lasting else Transient)(f"mastodon: image not fetched: {text}") from exc
-        mime_type = _sniff_image(result.body)
+        mime_type = sniff_image_type(result.body)
         declared = (result.content_type or "").split(";")[0].strip().lower()
         if mime_type is None and declared.startswith("image/"):
             mime_type = declared
@@ -503,20 +504,6 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
-def _sniff_image(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[4:8] == b"ftyp" and data[8:12] == b"avif":
-        return "image/avif"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"heif"):
-        return "image/heic"
-    return None
 
 
 class _TextOfHTML(html.parser.HTMLParser):

@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.images import sniff_image_type
 
 if TYPE_CHECKING:
     import requests
@@ -554,18 +555,16 @@ def _normal(text: str) -> str:
 
 
 # --- small helpers -------------------------------------------------------------------------------------
+_X_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
 def image_type(body: bytes, content_type: str | None) -> str | None:
     """The image's media type from its first bytes (the server's Content-Type may be wrong)."""
-    if body.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if body.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if body[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
-        return "image/webp"
+    sniffed = sniff_image_type(body)
+    if sniffed in _X_IMAGE_TYPES:
+        return sniffed
     declared = (content_type or "").split(";")[0].strip().lower()
-    return declared if declared in ("image/png", "image/jpeg", "image/gif", "image/webp") else None
+    return declared if sniffed is None and declared in _X_IMAGE_TYPES else None
 
 
 def _iso(epoch: float) -> str:
