@@ -74,10 +74,15 @@ def status(argv: Sequence[str]) -> int:
          r.state, str(r.attempts), r.post_url or (r.last_error or "")[:80])
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1])
+    print_table(table)
     return 0
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Rows as aligned columns (the first row is the header; the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _row_json(r: Any) -> dict[str, Any]:

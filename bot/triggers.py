@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from bot.commands import Parser, UsageError
+from bot.commands import Parser, UsageError, print_table
 from bot.logs import setup_logging
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|w)", re.IGNORECASE)
@@ -170,9 +170,7 @@ def queue(argv: Sequence[str]) -> int:
         when = _in_zone(j.run_at, None)
         rows.append((str(j.id), title, ",".join(j.targets), f"{when:%Y-%m-%d %H:%M %Z}", j.state,
                      str(j.attempts), " ".join((j.last_error or "").split())[:60]))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print_table(rows)
     return 0
 
 
@@ -181,36 +179,31 @@ def _job_id(p: Parser, argv: Sequence[str]) -> int:
     return int(p.parse_args(argv).job)
 
 
-def cancel(argv: Sequence[str]) -> int:
-    """``crosspost cancel JOB``: a queued job will not run."""
-    job_id = _job_id(Parser(prog="crosspost cancel", description="Cancel a queued job."), argv)
+def _change_job(job_id: int, action: str, allowed: str, done: str) -> int:
+    """Apply ``store.cancel`` or ``store.retry`` to a job, refusing the states it does not apply to."""
     _, store = _open()
     try:
         job = store.get_job(job_id)
         if job is None:
             raise UsageError(f"no job {job_id} (see crosspost queue --all)")
-        if not store.cancel(job_id):
-            raise UsageError(f"job {job_id} is {job.state}: only a queued job can be cancelled")
+        if not getattr(store, action)(job_id):
+            raise UsageError(f"job {job_id} is {job.state}: only {allowed} job can be {done}")
     finally:
         store.close()
-    print(f"job {job_id} cancelled")
+    print(f"job {job_id} {done}" if action == "cancel" else f"job {job_id} queued again")
     return 0
+
+
+def cancel(argv: Sequence[str]) -> int:
+    """``crosspost cancel JOB``: a queued job will not run."""
+    job_id = _job_id(Parser(prog="crosspost cancel", description="Cancel a queued job."), argv)
+    return _change_job(job_id, "cancel", "a queued", "cancelled")
 
 
 def retry(argv: Sequence[str]) -> int:
     """``crosspost retry JOB``: a failed or cancelled job is queued again, due now."""
     job_id = _job_id(Parser(prog="crosspost retry", description="Queue a failed or cancelled job again."), argv)
-    _, store = _open()
-    try:
-        job = store.get_job(job_id)
-        if job is None:
-            raise UsageError(f"no job {job_id} (see crosspost queue --all)")
-        if not store.retry(job_id):
-            raise UsageError(f"job {job_id} is {job.state}: only a failed or cancelled job can be retried")
-    finally:
-        store.close()
-    print(f"job {job_id} queued again")
-    return 0
+    return _change_job(job_id, "retry", "a failed or cancelled", "retried")
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
