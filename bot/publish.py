@@ -244,7 +244,11 @@ class Publisher:
             try:
                 found = adapter.reconcile(request, prepared["adapter"])
             except RateLimited as exc:
-                raise _Deferred(exc) from None
+                wait = _seconds_until(exc.retry_at)
+                if wait is None or wait > self.settings.rate_limit_wait:
+                    raise _Deferred(exc) from None
+                self.sleep(wait)  # a near reset is waited for, as the retry policy does for every call
+                found = self._reconcile(adapter, request, prepared["adapter"])
             except (Transient, Ambiguous):
                 found = None  # could not look now; the attempt below reconciles again if it is ambiguous
             if found is not None:

@@ -224,6 +224,43 @@ def test_fault_run_threads_exactly_once_in_order(tmp_path: Path) -> None:
             assert parent_id(platform, by_id[str(r.post_id)]) == expected, f"{platform}: part {r.part} misplaced"
 
 
+LOOKUP = {"x": "x.users.tweets", "bluesky": "bluesky.repo.getRecord", "mastodon": "mastodon.statuses.create"}
+CREATE = {"x": "x.tweets.create", "bluesky": "bluesky.repo.putRecord", "mastodon": "mastodon.statuses.create"}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("reset_in", [1.0, 3600.0], ids=["near", "far"])
+def test_resumed_row_whose_lookup_is_rate_limited(
+    sandbox: Sandbox, tmp_path: Path, platform: str, reset_in: float
+) -> None:
+    """A re-run finds a row ``unknown`` and its look-up gets a 429: a near reset is waited for, then the
+    post is found (not sent again); a far one defers the target. Regression: a 1 s reset deferred it."""
+    settings = fault_settings(sandbox, tmp_path, 1)
+    store = connect(settings.database_url)
+    accounts = settings.accounts_for((platform,))
+    try:
+        # First run: the post is made but the answer is lost, and the look-up after it fails too.
+        sandbox.app.inject(CREATE[platform], "after_commit", count=1)
+        sandbox.app.inject(LOOKUP[platform], "error", status=503, count=1)
+        first = Publisher(settings, store, backoff=0.01).publish(chaos_article(1), accounts)[0]
+        assert first.status == "failed" and [r.state for r in store.ledger_rows()] == ["unknown"]
+        assert len(sandbox.app.posts(platform)) == 1
+        # The re-run: the first look-up is rate limited.
+        sandbox.app.inject(LOOKUP[platform], "rate_limit", reset_in=reset_in, count=1)
+        again = Publisher(settings, store, backoff=0.01).publish(chaos_article(1), accounts)[0]
+        rows = store.ledger_rows()
+    finally:
+        store.close()
+    posts = sandbox.app.posts(platform)
+    assert len(posts) == 1
+    if reset_in > settings.rate_limit_wait:
+        assert again.status == "deferred" and again.retry_at is not None
+        assert [r.state for r in rows] == ["unknown"]
+    else:
+        assert again.status == PUBLISHED, again.error
+        assert [(r.state, r.post_id) for r in rows] == [("published", str(posts[0]["id"]))]
+
+
 def _done(result: TargetResult) -> bool:
     return result.status in (PUBLISHED, ALREADY)
 
