@@ -194,8 +194,8 @@ class Publisher:
             return
 
         options = self.settings.options_for(platform, name)
-        try:
-            limit = options.limit or adapter.character_limit()
+        try:  # the instance's limit is a call too: the same policy (short waits, backoff) applies
+            limit = options.limit or self._policy()(adapter.character_limit)
             url_weight = options.url_weight or _url_weight(adapter)
         except RateLimited as exc:
             raise _Deferred(exc) from None

@@ -341,3 +341,12 @@ def test_no_secret_in_output_logs_or_json(sandbox: Sandbox, tmp_path: Path) -> N
         assert secret not in everything, secret
     statuses = {r["platform"]: r["status"] for r in json_outputs[0]["results"]}
     assert statuses["mastodon"] == "failed"
+
+
+def test_instance_limit_read_waits_out_a_short_rate_limit(rig: Rig) -> None:
+    """A 429 on Mastodon's instance endpoint with a near reset is waited out, not a deferred target."""
+    rig.sandbox.app.inject("mastodon.instance.v2", "rate_limit", reset_in=1.5, count=1)
+    result = rig.publish(article(), ("mastodon",))[0]
+    assert result.status == PUBLISHED, result.error
+    assert len(rig.sandbox.app.received("mastodon.instance.v2")) == 2
+    assert len(rig.posts("mastodon")) == 1
