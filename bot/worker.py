@@ -38,6 +38,9 @@ log = get_logger("crosspost.worker")
 
 UNKNOWN_RESET_DELAY = timedelta(seconds=60)  # a 429 that named no reset time: look again after this
 MIN_DELAY = timedelta(seconds=0.25)  # a reschedule is never due sooner: no hot loop on a reset just past
+# Reset times arrive in whole seconds (X, Bluesky) or shifted by the server's whole-second Date header
+# (Mastodon.py): coming back exactly at the announced reset can be a hair early and cost a second 429.
+RESET_MARGIN = timedelta(seconds=1)
 RECHECK_DELAY = timedelta(seconds=1)  # quota left only for jobs in flight here: look again after this
 
 
@@ -160,7 +163,8 @@ class Worker:
     def _settle(self, job: Any, results: Sequence[TargetResult], paced: dict[str, datetime]) -> str:
         now = self._clock()
         deferred: dict[str, datetime] = {
-            target_name(r): r.retry_at or now + UNKNOWN_RESET_DELAY for r in results if r.status == DEFERRED
+            target_name(r): (r.retry_at + RESET_MARGIN) if r.retry_at else now + UNKNOWN_RESET_DELAY
+            for r in results if r.status == DEFERRED
         }
         deferred.update(paced)
         failed = [r for r in results if r.status not in (PUBLISHED, ALREADY, DEFERRED)]
@@ -197,6 +201,8 @@ class Worker:
             for account in accounts:
                 name = _account_name(account)
                 remaining, reset_at = _quota_state(self.store.kv_get(pace_key(account.platform, account.account)))
+                if reset_at is not None:
+                    reset_at += RESET_MARGIN
                 if remaining is not None and reset_at is not None and reset_at > now:
                     if remaining <= 0:
                         paced[name] = reset_at
