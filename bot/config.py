@@ -146,10 +146,11 @@ def load_settings(
         if options is not None:
             account_compose[(account.platform, account.account)] = options
 
-    for account in accounts:
-        if account.platform == "mastodon" and not account.base_url:
+    for account in accounts:  # a platform without a default server (Mastodon) needs its own
+        if not account.base_url:
+            env_key = RULES[account.platform].base_url_env
             raise ConfigError(
-                f"mastodon account {account.account!r} has a token but no instance: set MASTODON_API_BASE_URL"
+                f"{account.platform} account {account.account!r} has credentials but no server: set {env_key}"
             )
 
     from bot.logs import register_secrets
