@@ -1,9 +1,13 @@
 """Article + templates + platform rules -> a Plan of fitted posts. Pure: no I/O besides reading templates.
 
 The fitter renders the platform's template and shortens, in this order, until the platform's own
-measure fits: the summary (at a sentence, then at a word with "…"), then the hashtags (from the last),
-then the title (at a word with "…"). The canonical link is never cut, and a hashtag is kept whole or
-dropped whole.
+measure fits: the summary (at a sentence, then at a word with "…"), then the hashtags (from the last;
+a post never keeps hashtags while its summary is gone), then the summary altogether, then the title
+(at a word with "…"). The canonical link is never cut, and a hashtag is kept whole or dropped whole.
+Every link any platform's detector sees in the text is kept whole or cut away whole, never has "…"
+glued to it, and is never split across the parts of a thread. A hashtag the title or summary already
+writes (in any case or width: ``＃Python``, ``#AI`` for the tag ``ai``) is not appended again. A
+mention written for another network is made inert (:mod:`bot.mentions`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import regex
 
-from bot import text
+from bot import mentions, text
 from bot.article import Article
 from bot.errors import ConfigError, InputError
 from bot.rules import RULES, PlatformRules
@@ -63,9 +67,12 @@ class PlannedPost:
     embed: dict[str, Any] | None = None
     tags: tuple[str, ...] = ()  # Bluesky record tags (hashtags that did not fit in the text)
     thumb_url: str | None = None  # the link card's image, fetched by the adapter
+    safe_length: int | None = None  # what the fitter kept within the limit, when it counts more than the platform
 
     def to_json(self, rules: PlatformRules) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "length": self.length}
+        if self.safe_length is not None:
+            data["safe_length"] = self.safe_length
         if rules.shortens_links or self.facets:
             data["facets"] = list(self.facets)
         if self.embed is not None:
@@ -153,7 +160,11 @@ def sentences(paragraph: str) -> list[str]:
 
 
 def _cut_points(value: str) -> list[int]:
-    """Offsets where ``value`` may be cut: word ends; inside very long non-atomic words, grapheme ends."""
+    """Offsets where ``value`` may be cut: word ends; inside very long non-atomic words, grapheme ends.
+
+    Never inside a link any platform sees (:func:`bot.text.url_spans`): bare, in parentheses or
+    followed by punctuation, a link is one unit.
+    """
     points: list[int] = []
     for m in regex.finditer(r"\S+", value):
         word = m.group()
@@ -163,18 +174,51 @@ def _cut_points(value: str) -> list[int]:
                 points.append(offset + g.end())
         else:
             points.append(m.end())
+    spans = text.url_spans(value)
+    if spans:
+        points = [p for p in points if not any(start < p < end for start, end in spans)]
     return points
 
 
+def _ellipsis_head(value: str, point: int) -> str:
+    """``value`` cut at ``point`` without the punctuation and spaces "…" should not follow."""
+    return _TRAILING_PUNCT.sub("", value[:point])
+
+
+def _ends_in_ellipsis(head: str) -> bool:
+    return head.endswith((ELLIPSIS, "..."))
+
+
+def _glued_to_link(head: str) -> bool:
+    """True when "…" after ``head`` would touch a link (Bluesky would make it part of the link)."""
+    if _ends_in_ellipsis(head):
+        return any(end >= len(head) - 3 for _, end in text.url_spans(head))
+    return any(end >= len(head) for _, end in text.url_spans(head + ELLIPSIS))
+
+
+def ellipsis_points(value: str) -> list[int]:
+    """The cut points of ``value`` after which "…" may go: none right after (or inside) a link."""
+    points = _cut_points(value)
+    if not text.url_spans(value):
+        return points
+    last = len(value)
+    return [p for p in points if p >= last or not _glued_to_link(_ellipsis_head(value, p))]
+
+
 def cut_with_ellipsis(value: str, keep: int, points: Sequence[int] | None = None) -> str:
-    """The first ``keep`` cut points of ``value`` with "…" (``keep`` 0 gives "")."""
+    """The first ``keep`` cut points of ``value`` with "…" (``keep`` 0 gives "").
+
+    A word that already ends in "…" or "..." gets no second one.
+    """
     if keep <= 0:
         return ""
-    points = points if points is not None else _cut_points(value)
+    points = points if points is not None else ellipsis_points(value)
     if keep >= len(points):
         return value
-    head = _TRAILING_PUNCT.sub("", value[: points[keep - 1]])
-    return head + ELLIPSIS if head else ""
+    head = _ellipsis_head(value, points[keep - 1])
+    if not head:
+        return ""
+    return head if _ends_in_ellipsis(head) else head + ELLIPSIS
 
 
 def _longest(count: int, fits: Callable[[int], bool]) -> int:
@@ -258,6 +302,9 @@ class _Fitter:
     def post(self, title: str, summary: str, tags: Sequence[str]) -> str:
         if self.inline and summary:
             summary, tags = _inline(summary, tags)
+        written = {text.hashtag_key(t) for t in _tags_in(f"{title}\n{summary}")}
+        if written:
+            tags = [t for t in tags if text.hashtag_key(t) not in written]
         body = _render(
             self.render,
             title=title,
@@ -273,17 +320,24 @@ class _Fitter:
         return self.rules.fits(self.post(title, summary, tags))
 
     def fit(self, summary: str, tags: list[str]) -> str:
-        """Shorten summary, then hashtags, then title, until the post fits."""
+        """Shorten the summary, then drop hashtags from the last, then the summary, then cut the title.
+
+        The hashtags go before the last word of the summary does: a post never keeps hashtags
+        while its summary is gone.
+        """
         title = self.title
         if self.fits(title, summary, tags):
             return self.post(title, summary, tags)
-        summary = self._fit_summary(title, summary, tags)
         if summary:
-            return self.post(title, summary, tags)
-        keep = _longest(len(tags), lambda k: self.fits(title, "", tags[:k]))
-        if keep:
-            return self.post(title, "", tags[:keep])
-        points = _cut_points(title)
+            keep = _longest(len(tags), lambda k: bool(self._fit_summary(title, summary, tags[:k])))
+            fitted = self._fit_summary(title, summary, tags[:keep])
+            if fitted:
+                return self.post(title, fitted, tags[:keep])
+        elif tags:
+            keep = _longest(len(tags), lambda k: self.fits(title, "", tags[:k]))
+            if keep:
+                return self.post(title, "", tags[:keep])
+        points = ellipsis_points(title)
         keep = _longest(len(points), lambda k: self.fits(cut_with_ellipsis(title, k, points), "", []))
         post = self.post(cut_with_ellipsis(title, keep, points), "", [])
         if not self.rules.fits(post):
@@ -301,7 +355,7 @@ class _Fitter:
             keep = _longest(len(parts) - 1, lambda k: self.fits(title, " ".join(parts[:k]), tags))
             if keep:
                 return " ".join(parts[:keep])
-        points = _cut_points(summary)
+        points = ellipsis_points(summary)
         keep = _longest(len(points), lambda k: self.fits(title, cut_with_ellipsis(summary, k, points), tags))
         return cut_with_ellipsis(summary, keep, points)
 
@@ -321,7 +375,10 @@ def _split_units(body: str, room: Callable[[str], bool]) -> list[str]:
 
 
 def _split_sentence(sentence: str, room: Callable[[str], bool]) -> list[str]:
-    """Cut one over-long sentence at words (an atomic word longer than a post: at graphemes)."""
+    """Cut one over-long sentence at words (an atomic word longer than a post: at graphemes).
+
+    A link longer than a whole post is left out whole: split, each part would link somewhere else.
+    """
     pieces: list[str] = []
     rest = sentence
     while rest:
@@ -333,6 +390,9 @@ def _split_sentence(sentence: str, room: Callable[[str], bool]) -> list[str]:
 
         keep = max(1, _longest(len(points), fits_words))
         piece = rest[: points[keep - 1]].strip()
+        if not room(piece) and text.url_spans(piece):
+            rest = rest[points[keep - 1]:].strip()
+            continue
         if not room(piece):
             clusters = _GRAPHEME.findall(piece)
 
@@ -390,15 +450,20 @@ def compose_platform(
 
     hashtags = article_hashtags(article.tags)
     tags_for_text = hashtags[: options.max_hashtags]
-    title = _clean(article.title)
-    summary = _clean(article.summary)
+
+    def inert(value: str) -> str:
+        return mentions.defuse_mentions(value, rules.mention_kind, facets_only=rules.mention_facets)
+
+    title = inert(_clean(article.title))
+    summary = inert(_clean(article.summary))
     thread = options.thread or bool(article.thread)
 
     extra: list[str] = []
     if options.link == "reply":
         extra.append(_Fitter(rules, render, "", shown, False, article.lang).fit("", []))
     if thread:
-        extra.extend(_body_parts(article, summary, rules, options.max_parts - 1 - len(extra)))
+        body = inert(_thread_body(article, _clean(article.summary)))
+        extra.extend(_body_parts(body, rules, options.max_parts - 1 - len(extra)))
     total = 1 + len(extra)
     in_first = options.link == "always"
     fitter = _Fitter(rules, render, title, shown if in_first else "", options.inline_hashtags, article.lang,
@@ -418,7 +483,8 @@ def compose_platform(
         posts.append(
             PlannedPost(
                 text=post_text,
-                length=rules.length(post_text),
+                length=rules.own_length(post_text),
+                safe_length=rules.length(post_text) if rules.own_measure else None,
                 facets=facets,
                 embed=card if (card and has_link) else None,
                 tags=record_tags,
@@ -428,10 +494,9 @@ def compose_platform(
     return PlatformPlan(platform, account, rules.limit, tuple(posts))
 
 
-def _body_parts(article: Article, summary: str, rules: PlatformRules, room_parts: int) -> list[str]:
+def _body_parts(body: str, rules: PlatformRules, room_parts: int) -> list[str]:
     if room_parts <= 0:
         return []
-    body = _thread_body(article, summary)
     if not body:
         return []
     reserve = _part_number(room_parts + 1, room_parts + 1)
@@ -443,7 +508,7 @@ def _body_parts(article: Article, summary: str, rules: PlatformRules, room_parts
     if len(chunks) > room_parts:
         chunks = chunks[:room_parts]
         last = chunks[-1]
-        points = _cut_points(last)
+        points = ellipsis_points(last)
         keep = _longest(len(points), lambda k: fits(cut_with_ellipsis(last, k, points) + ELLIPSIS))
         cut = cut_with_ellipsis(last, keep, points)
         chunks[-1] = cut if cut.endswith(ELLIPSIS) else cut + ELLIPSIS
@@ -454,7 +519,7 @@ def _part_number(index: int, total: int) -> str:
     return f"\n\n{index}/{total}" if total > 1 else ""
 
 
-_TAG_IN_TEXT = regex.compile(r"(?<![\w&])#([\p{L}\p{M}\p{N}_]+)")
+_TAG_IN_TEXT = regex.compile(r"(?<![\w&])[#＃]([\p{L}\p{M}\p{N}_]+)")
 
 
 def _tags_in(post: str) -> list[str]:
@@ -475,7 +540,7 @@ def _card(article: Article, url: str, summary: str) -> dict[str, Any]:
 def _card_description(summary: str, max_graphemes: int = 300) -> str:
     if len(summary) <= max_graphemes:
         return summary
-    points = _cut_points(summary)
+    points = ellipsis_points(summary)
     keep = _longest(len(points), lambda k: text.graphemes(cut_with_ellipsis(summary, k, points)) <= max_graphemes)
     return cut_with_ellipsis(summary, keep, points)
 

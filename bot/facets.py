@@ -84,10 +84,11 @@ def _facet(start: int, end: int, feature: dict[str, str]) -> Facet:
     return {"index": {"byteStart": start, "byteEnd": end}, "features": [feature]}
 
 
-def _links(text: str, offset: _ByteOffsets) -> list[Facet]:
-    facets = []
+def _link_matches(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, uri) in code points of every link detectFacets finds."""
+    found: list[tuple[int, int, str]] = []
     if "." not in text and "://" not in text:
-        return []  # URL_REGEX needs a scheme or a dotted domain
+        return found  # URL_REGEX needs a scheme or a dotted domain
     for match in _link_patterns()[0].finditer(text):
         uri = match.group(2)
         if not uri.startswith("http"):
@@ -100,8 +101,19 @@ def _links(text: str, offset: _ByteOffsets) -> list[Facet]:
             uri, end = uri[:-1], end - 1
         if uri.endswith(")") and "(" not in uri:
             uri, end = uri[:-1], end - 1
-        facets.append(_facet(offset(start), offset(end), {"$type": LINK, "uri": uri}))
-    return facets
+        found.append((start, end, uri))
+    return found
+
+
+def link_spans(text: str) -> list[tuple[int, int]]:
+    """Code point spans of the links Bluesky's ``detectFacets`` sees in ``text`` (what a cut must not split)."""
+    return [(start, end) for start, end, _ in _link_matches(text)]
+
+
+def _links(text: str, offset: _ByteOffsets) -> list[Facet]:
+    return [
+        _facet(offset(start), offset(end), {"$type": LINK, "uri": uri}) for start, end, uri in _link_matches(text)
+    ]
 
 
 def _tags(text: str, offset: _ByteOffsets) -> list[Facet]:

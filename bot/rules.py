@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot import text
+from bot import mentions, text
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,21 @@ class PlatformRules:
     shortens_links: bool = False  # Bluesky shows a short display text, the facet carries the full URL
     link_card: bool = False  # Bluesky: an app.bsky.embed.external card in the record
     record_tags: int = 0  # Bluesky: hashtags that do not fit in the text go to the record's tags (max 8)
+    mention_kind: str = ""  # the mentions this platform links itself (bot.mentions: x, atproto, fediverse)
+    mention_facets: bool = False  # Bluesky: only a record facet mentions someone, never the text
+    # The platform's own count where ``measure`` deliberately counts more to stay safe (X: the larger
+    # of two emoji readings); None when ``measure`` is the platform's own count.
+    own_measure: Callable[[str], int] | None = None
     credentials: tuple[str, ...] = ()  # environment variables an account needs
     base_url_env: str = ""
     default_base_url: str = ""
 
     def length(self, post: str) -> int:
         return self.measure(post, self.url_weight)
+
+    def own_length(self, post: str) -> int:
+        """The platform's own count of ``post`` (what the dry run reports as ``length``)."""
+        return self.own_measure(post) if self.own_measure else self.length(post)
 
     def fits(self, post: str) -> bool:
         if self.length(post) > self.limit:
@@ -47,6 +56,10 @@ def _x(post: str, _url_weight: int) -> int:
     return text.x_length(post)
 
 
+def _x_own(post: str) -> int:
+    return text.x_parse(post)[0]
+
+
 def _bluesky(post: str, _url_weight: int) -> int:
     return text.bluesky_length(post)
 
@@ -59,18 +72,20 @@ RULES: dict[str, PlatformRules] = {
     r.name: r
     for r in (
         PlatformRules(
-            "x", "X", text.X_LIMIT, "weighted characters", _x,
+            "x", "X", text.X_LIMIT, "weighted characters", _x, mention_kind=mentions.X_STYLE, own_measure=_x_own,
             credentials=("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
             base_url_env="X_API_BASE_URL", default_base_url="https://api.twitter.com",
         ),
         PlatformRules(
             "bluesky", "Bluesky", text.BLUESKY_GRAPHEMES, "graphemes", _bluesky,
             byte_limit=text.BLUESKY_BYTES, shortens_links=True, link_card=True, record_tags=8,
+            mention_kind=mentions.ATPROTO, mention_facets=True,
             credentials=("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
             base_url_env="BLUESKY_SERVICE_URL", default_base_url="https://bsky.social",
         ),
         PlatformRules(
             "mastodon", "Mastodon", text.MASTODON_DEFAULT_LIMIT, "characters", _mastodon,
+            mention_kind=mentions.FEDIVERSE,
             credentials=("MASTODON_ACCESS_TOKEN",),
             base_url_env="MASTODON_API_BASE_URL", default_base_url="",
         ),

@@ -22,8 +22,8 @@ import unicodedata
 from functools import cache
 from typing import Any
 
-from bot.facets import bluesky_facets, detect_facets, is_bluesky_tag, shorten_url_for_display
-from bot.twitter_text import is_x_hashtag, mastodon_url_spans, parse_tweet
+from bot.facets import bluesky_facets, detect_facets, is_bluesky_tag, link_spans, shorten_url_for_display
+from bot.twitter_text import extract_url_spans, is_x_hashtag, mastodon_url_spans, parse_tweet
 
 __all__ = [
     "BLUESKY_BYTES",
@@ -39,6 +39,7 @@ __all__ = [
     "mastodon_length",
     "normalise_hashtag",
     "shorten_url_for_display",
+    "url_spans",
     "utf8_len",
     "x_length",
     "x_parse",
@@ -74,6 +75,29 @@ def x_parse(text: str, config: str = "v3") -> tuple[int, bool]:
     if config not in ("v2", "v3"):
         raise ValueError(f"unknown twitter-text config {config!r}: use 'v2' or 'v3'")
     return parse_tweet(text, "v2" if config == "v2" else "v3")
+
+
+# --- links, as any platform sees them -------------------------------------------------------------
+
+
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """Code point spans of every link any of the three platforms' own detectors sees in ``text``.
+
+    X (twitter-text, bare domains with a known TLD too), Bluesky (``detectFacets``: everything up
+    to the next space, "(" in front allowed) and Mastodon (a scheme and a known TLD) disagree on
+    where a link ends; a cut that avoids the union of their spans breaks no link on any of them.
+    Overlapping spans are merged, the result is sorted.
+    """
+    if "." not in text and ":" not in text:
+        return []
+    spans = sorted(extract_url_spans(text) + link_spans(text) + mastodon_url_spans(text))
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 # --- Bluesky --------------------------------------------------------------------------------------

@@ -77,13 +77,21 @@ def test_word_cut_with_ellipsis_when_one_sentence_is_too_long() -> None:
     assert text.x_length(post) <= 280
 
 
-def test_hashtags_dropped_from_the_last_after_the_summary() -> None:
-    """When even no summary fits, hashtags go from the last one, whole."""
+def test_hashtags_dropped_from_the_last_before_the_summary_goes() -> None:
+    """When the summary's last word no longer fits, hashtags go first, from the last one, whole."""
     title = "A title " * 30  # 239 weighted characters: title + link + 3 tags is 282
     post = only_post("x", article(title=title.strip(), summary="Short.", tags=("One", "Two", "Three")))
-    assert "Short." not in post
+    assert "Short." in post
     assert text.x_length(post) <= 280
     assert "#One" in post and "#Three" not in post
+
+
+def test_summary_goes_with_the_hashtags_when_nothing_of_it_fits() -> None:
+    """A post never keeps hashtags while its summary is gone: both go before the title is cut."""
+    title = "A title " * 32  # 255 weighted characters: title + link is 280, no room for "Short." too
+    post = only_post("x", article(title=title.strip(), summary="Short.", tags=("One", "Two", "Three")))
+    assert "Short." not in post and "#" not in post
+    assert post.startswith(title.strip())
 
 
 def test_title_cut_last_and_link_never() -> None:
@@ -174,7 +182,7 @@ def test_thread_numbered_parts_that_fit() -> None:
     for i, post in enumerate(plan.posts, 1):
         assert post.text.endswith(f"{i}/{n}")
         assert text.x_length(post.text) <= 280
-        assert post.length == text.x_length(post.text)
+        assert post.length == text.x_parse(post.text)[0] and post.safe_length == text.x_length(post.text)
     assert URL in plan.posts[0].text and "Microsoft and OpenAI loosen" in plan.posts[0].text
     assert "Paragraph 0 sentence 0 goes on." in plan.posts[1].text
     joined = " ".join(p.text for p in plan.posts[1:])
@@ -227,4 +235,5 @@ def test_plan_json_has_the_design_shape() -> None:
         assert set(entry) == {"platform", "account", "limit", "posts"}
         for post in entry["posts"]:
             expected = {"text", "length"} | ({"facets", "embed"} if entry["platform"] == "bluesky" else set())
+            expected |= {"safe_length"} if entry["platform"] == "x" else set()  # an added field, see the README
             assert set(post) == expected

@@ -81,7 +81,9 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
         assert post.text.strip(), "no empty post"
         assert rules.fits(post.text), f"{platform}: {rules.length(post.text)}/{rules.limit}"
         _within_platform_limits(platform, post.text, options.limit)
-        assert post.length == rules.length(post.text)
+        assert post.length == rules.own_length(post.text), "length is the platform's own count"
+        if post.safe_length is not None:
+            assert post.safe_length == rules.length(post.text) >= post.length
         for found in _hashtags_in(post.text):
             assert text.hashtag_key(found) in allowed, f"hashtag #{found} is not a whole tag of the article"
     first = plan.posts[0]

@@ -354,12 +354,13 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
     if blocks and blocks[0].kind == "heading" and blocks[0].text.casefold() == title.casefold():
         blocks = blocks[1:]
     tidied = tidy_blocks(blocks)
-    if not title and not tidied.blocks:
+    described = page.meta("og:description", "description", "twitter:description")
+    summary = described or inline_text(str(ld.get("description") or "")) or lead_paragraph(tidied.blocks)
+    # A summary alone is enough, as in every other input format (a page with only og:description).
+    if not title and not tidied.blocks and not summary:
         raise InputError(f"{origin}: no title and no text found in the HTML")
 
     url = http_url(page.canonical or page.meta("og:url") or tidied.canonical, base)
-    summary = page.meta("og:description", "description", "twitter:description")
-    summary = summary or inline_text(str(ld.get("description") or "")) or lead_paragraph(tidied.blocks)
     tags = page.all("article:tag")
     if not tags:
         keywords = ld.get("keywords") or page.meta("keywords")

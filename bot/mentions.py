@@ -1,0 +1,94 @@
+"""Mentions written for one network, made inert on the others (an article quotes people everywhere).
+
+An article may quote ``@alice@mastodon.example`` (fediverse), ``@alice.bsky.social`` (Bluesky) or
+``@alice`` (X). Posted as written elsewhere, each can ping an unrelated person: X's twitter-text
+reads ``@alice.bsky.social`` as the X user ``@alice``; Mastodon's ``Account::MENTION_RE`` reads a
+bare ``@alice`` as the local user ``alice`` of the instance. :func:`defuse_mentions` keeps each such
+mention readable but never live on a platform it was not written for:
+
+- a fediverse or Bluesky handle becomes that profile's link (``https://mastodon.example/@alice``,
+  ``https://bsky.app/profile/alice.bsky.social``): readable, useful, and a link is no mention;
+- a bare ``@alice`` (no network known, so no profile link) gets U+2060 WORD JOINER after the
+  ``@``: it shows as ``@alice``, but Mastodon's MENTION_RE and twitter-text both need a username
+  character right after the ``@``, and U+2060 is none (it is not ``[[:word:]]``, not Join_Control).
+
+Bluesky makes no mention from text: only a record facet pings, and the composer never writes a
+mention facet (the publisher adds one for a handle it resolved). So Bluesky's text is left as it is.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from bot import data
+
+WORD_JOINER = "\u2060"
+
+# Which kind of mention each platform itself links (PlatformRules.mention_kind).
+FEDIVERSE = "fediverse"  # @user@domain
+ATPROTO = "atproto"  # @handle.with.tld
+X_STYLE = "x"  # @name
+
+
+@cache
+def _mention_pattern() -> Any:
+    import regex
+
+    # Not after a word character, "@", "/" (a URL path such as /@alice) or "." (an e-mail address);
+    # the name is atomic so that a longer handle is never read as a shorter one.
+    return regex.compile(
+        r"(?<![\w@＠/.+\-])[@＠](?P<name>(?>[A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*))"
+        r"(?:@(?P<domain>(?>[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)))?(?![\w@＠])"
+    )
+
+
+@cache
+def _tlds() -> frozenset[str]:
+    return frozenset(data.lines("atproto_tlds.txt"))
+
+
+def mention_kind(name: str, domain: str | None) -> str | None:
+    """``FEDIVERSE``, ``ATPROTO``, ``X_STYLE`` or None (not a mention any platform would link)."""
+    if domain:
+        return FEDIVERSE
+    if "." in name:
+        return ATPROTO if name.rpartition(".")[2].lower() in _tlds() else None
+    return X_STYLE if len(name) <= 15 and "-" not in name else None
+
+
+def _profile_link(kind: str, name: str, domain: str | None) -> str | None:
+    if kind == FEDIVERSE:
+        return f"https://{domain}/@{name}"
+    if kind == ATPROTO:
+        return f"https://bsky.app/profile/{name}"
+    return None  # a bare @name: which network it is on is unknown
+
+
+def defuse_mentions(text: str, native: str, *, facets_only: bool = False) -> str:
+    """``text`` with every mention not of the ``native`` kind made inert (see the module docstring).
+
+    ``facets_only``: the platform links mentions only through record facets (Bluesky), so the text
+    is already inert and is returned unchanged.
+    """
+    if facets_only or ("@" not in text and "＠" not in text):
+        return text
+
+    def replace(match: Any) -> str:
+        name, domain = match.group("name"), match.group("domain")
+        kind = mention_kind(name, domain)
+        if kind is None or kind == native:
+            return str(match.group(0))
+        link = _profile_link(kind, name, domain)
+        return link if link else "@" + WORD_JOINER + match.group(0)[1:]
+
+    return str(_mention_pattern().sub(replace, text))
+
+
+def handles_in(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, handle) in code points of every ``@handle.tld`` (a Bluesky handle) in ``text``."""
+    found = []
+    for match in _mention_pattern().finditer(text):
+        if match.group(0)[0] == "@" and mention_kind(match.group("name"), match.group("domain")) == ATPROTO:
+            found.append((match.start(), match.end(), str(match.group("name"))))
+    return found
