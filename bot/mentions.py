@@ -6,11 +6,15 @@ reads ``@alice.bsky.social`` as the X user ``@alice``; Mastodon's ``Account::MEN
 bare ``@alice`` as the local user ``alice`` of the instance. :func:`defuse_mentions` keeps each such
 mention readable but never live on a platform it was not written for:
 
-- a fediverse or Bluesky handle becomes that profile's link (``https://mastodon.example/@alice``,
-  ``https://bsky.app/profile/alice.bsky.social``): readable, useful, and a link is no mention;
-- a bare ``@alice`` (no network known, so no profile link) gets U+2060 WORD JOINER after the
-  ``@``: it shows as ``@alice``, but Mastodon's MENTION_RE and twitter-text both need a username
-  character right after the ``@``, and U+2060 is none (it is not ``[[:word:]]``, not Join_Control).
+- a Bluesky handle becomes its profile's link, ``https://bsky.app/profile/alice.bsky.social``:
+  readable, useful, and with no "@" in it nothing can read a mention into it;
+- a fediverse handle or a bare ``@alice`` gets U+2060 WORD JOINER after its first ``@``: it shows
+  as written, but Mastodon's MENTION_RE and twitter-text both need a username character right after
+  the ``@``, and U+2060 is none (it is not ``[[:word:]]``, not Join_Control). The second ``@`` of
+  ``@alice@mastodon.example`` follows a letter, which neither detector takes as a mention, and
+  twitter-text takes no link right after an ``@``. (The profile link ``https://mastodon.example/@alice``
+  would not do: where twitter-text does not know the TLD, it is no link and ``/@alice`` pings
+  the X user ``alice``.)
 
 Bluesky makes no mention from text: only a record facet pings, and the composer never writes a
 mention facet (the publisher adds one for a handle it resolved). So Bluesky's text is left as it is.
@@ -57,12 +61,9 @@ def mention_kind(name: str, domain: str | None) -> str | None:
     return X_STYLE if len(name) <= 15 and "-" not in name else None
 
 
-def _profile_link(kind: str, name: str, domain: str | None) -> str | None:
-    if kind == FEDIVERSE:
-        return f"https://{domain}/@{name}"
-    if kind == ATPROTO:
-        return f"https://bsky.app/profile/{name}"
-    return None  # a bare @name: which network it is on is unknown
+def _profile_link(kind: str, name: str) -> str | None:
+    """A link to the profile, where it holds no "@" (see the module docstring)."""
+    return f"https://bsky.app/profile/{name}" if kind == ATPROTO else None
 
 
 def defuse_mentions(text: str, native: str, *, facets_only: bool = False) -> str:
@@ -79,7 +80,7 @@ def defuse_mentions(text: str, native: str, *, facets_only: bool = False) -> str
         kind = mention_kind(name, domain)
         if kind is None or kind == native:
             return str(match.group(0))
-        link = _profile_link(kind, name, domain)
+        link = _profile_link(kind, name)
         return link if link else "@" + WORD_JOINER + match.group(0)[1:]
 
     return str(_mention_pattern().sub(replace, text))
