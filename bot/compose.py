@@ -182,7 +182,7 @@ def _cut_points(value: str) -> list[int]:
 
 def _ellipsis_head(value: str, point: int) -> str:
     """``value`` cut at ``point`` without the punctuation and spaces "…" should not follow."""
-    return _TRAILING_PUNCT.sub("", value[:point])
+    return str(_TRAILING_PUNCT.sub("", value[:point]))
 
 
 def _ends_in_ellipsis(head: str) -> bool:

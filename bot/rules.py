@@ -20,7 +20,7 @@ class PlatformRules:
     label: str
     limit: int  # in the platform's own unit (weighted chars / graphemes / characters)
     unit: str
-    measure: Callable[[str, int], int]  # (text, url_weight) -> the platform's own length
+    measure: Callable[[str, int], int]  # (text, url_weight) -> the length the fitter keeps within the limit
     url_weight: int = text.URL_WEIGHT
     byte_limit: int | None = None  # Bluesky also caps UTF-8 bytes
     shortens_links: bool = False  # Bluesky shows a short display text, the facet carries the full URL

@@ -189,8 +189,10 @@ def test_html_with_only_og_description_is_an_article() -> None:
 # --- 6. X length is X's own measure ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("title", "margin"), [("Acme® and Foo© launch", 2), ("Hot \u2764\ufe0f\u200d\U0001f525 news", 0),
-                                               ("Plain title", 0)])
+@pytest.mark.parametrize(
+    ("title", "margin"),
+    [("Acme® and Foo© launch", 2), ("Hot \u2764\ufe0f\u200d\U0001f525 news", 0), ("Plain title", 0)],
+)
 def test_x_length_is_twitter_texts_count_and_the_margin_is_reported_apart(title: str, margin: int) -> None:
     a = Article(title=title, url=CANONICAL, summary="A summary.")
     plan = compose_platform(a, "x")
@@ -216,7 +218,9 @@ def test_x_length_matches_the_python_port_where_the_lists_agree() -> None:
 
 # twitter-text 3.1.0 regexp/validMentionOrList.js and endMentionMatch.js (latin accents left out:
 # the texts below have none).
-_X_MENTION = re.compile(r"(?:^|[^a-zA-Z0-9_!#$%&*@＠]|(?:^|[^a-zA-Z0-9_+~.-])(?:rt|RT|rT|Rt):?)[@＠]([a-zA-Z0-9_]{1,20})")
+_X_MENTION = re.compile(
+    r"(?:^|[^a-zA-Z0-9_!#$%&*@＠]|(?:^|[^a-zA-Z0-9_+~.-])(?:rt|RT|rT|Rt):?)[@＠]([a-zA-Z0-9_]{1,20})"
+)
 _X_END_MENTION = re.compile(r"[@＠]|://")
 
 
