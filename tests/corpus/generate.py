@@ -26,15 +26,56 @@ import yaml
 
 FORMATS = ("text", "markdown", "html", "ghost", "wordpress", "generic")
 
-WORDS = (
-    "the cloud deal changes how models ship across regions and teams while prices fall for everyone who "
-    "builds small tools on open standards with careful tests and honest benchmarks measured every week"
-).split()
+WORDS = [
+    "the",
+    "cloud",
+    "deal",
+    "changes",
+    "how",
+    "models",
+    "ship",
+    "across",
+    "regions",
+    "and",
+    "teams",
+    "while",
+    "prices",
+    "fall",
+    "for",
+    "everyone",
+    "who",
+    "builds",
+    "small",
+    "tools",
+    "on",
+    "open",
+    "standards",
+    "with",
+    "careful",
+    "tests",
+    "and",
+    "honest",
+    "benchmarks",
+    "measured",
+    "every",
+    "week",
+]
 EMOJI = ("👩‍💻", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🏴‍☠️", "🇵🇹", "🇯🇵", "🇺🇦", "👍🏽", "🫠", "🪿", "🫶🏾", "1️⃣", "❤️‍🔥", "🧑🏿‍🚀")
 SYMBOLS = ("®", "©", "™", "°C", "½", "→")
-CJK = ("東京で会議が開かれた。", "人工知能の研究が進む", "数据中心的能源消耗", "서울에서 만나요", "クラウドの新しい契約")
+CJK = (
+    "東京で会議が開かれた。",
+    "人工知能の研究が進む",
+    "数据中心的能源消耗",
+    "서울에서 만나요",
+    "クラウドの新しい契約",
+)
 THAI = ("ภาษาไทยไม่มีช่องว่างระหว่างคำ", "ปัญญาประดิษฐ์กำลังเปลี่ยนโลก")
-RTL = ("مرحبا بالعالم API v2 جديد", "שלום GitHub Actions עולם", "الذكاء الاصطناعي OpenAI و Microsoft", "עדכון iOS 18 זמין")
+RTL = (
+    "مرحبا بالعالم API v2 جديد",
+    "שלום GitHub Actions עולם",
+    "الذكاء الاصطناعي OpenAI و Microsoft",
+    "עדכון iOS 18 זמין",
+)
 ZALGO_MARKS = "\u0300\u0301\u0302\u0303\u0308\u030a\u0323\u0327\u0336\u0337\u0345\u035c\u0361"
 ELLIPSIS_WORDS = ("and so on…", "wait for it…", "more soon…", "etc…", "to be continued…")
 URLS = (
@@ -51,10 +92,41 @@ URL_WRAPS = ("{u}", "({u})", "{u}.", "{u},", "{u}!", "{u}?", "“{u}”", "[{u}]
 MENTION_NAMES = ("alice", "bob_dev", "carol", "dan99", "eve")
 MASTODON_HOSTS = ("mastodon.example", "fosstodon.example", "hachyderm.example")
 TAG_POOL = (
-    "Python", "python", "ＰＹＴＨＯＮ", "ai", "AI", "OpenAI", "openai", "Microsoft", "cloud computing",
-    "C++", "C#", ".NET", "machine-learning", "東京", "ภาษาไทย", "العربية", "Rust", "rust", "DevOps",
-    "open source", "WebAssembly", "k8s", "2026", "#Already", "LLM", "data", "Data", "ＡＩ", "café", "Café",
-    "emoji🙂", "a" * 70, "Security", "privacy", "Privacy",
+    "Python",
+    "python",
+    "ＰＹＴＨＯＮ",
+    "ai",
+    "AI",
+    "OpenAI",
+    "openai",
+    "Microsoft",
+    "cloud computing",
+    "C++",
+    "C#",
+    ".NET",
+    "machine-learning",
+    "東京",
+    "ภาษาไทย",
+    "العربية",
+    "Rust",
+    "rust",
+    "DevOps",
+    "open source",
+    "WebAssembly",
+    "k8s",
+    "2026",
+    "#Already",
+    "LLM",
+    "data",
+    "Data",
+    "ＡＩ",
+    "café",
+    "Café",
+    "emoji🙂",
+    "a" * 70,
+    "Security",
+    "privacy",
+    "Privacy",
 )
 
 
@@ -229,30 +301,52 @@ def _encode(fmt: str, spec: Spec, seed: int, rng: random.Random) -> bytes:
         og_only = rng.random() < 0.1  # only og:description: no title, no body text
         head = [f'<link rel="canonical" href="{html.escape(spec.url)}">']
         if not og_only and spec.title:
-            head += [f"<title>{html.escape(spec.title)}</title>", f'<meta property="og:title" content="{html.escape(spec.title)}">']
+            head += [
+                f"<title>{html.escape(spec.title)}</title>",
+                f'<meta property="og:title" content="{html.escape(spec.title)}">',
+            ]
         if spec.summary:
             head.append(f'<meta property="og:description" content="{html.escape(spec.summary)}">')
         head += [f'<meta property="article:tag" content="{html.escape(t)}">' for t in spec.tags]
-        body = "" if og_only else (f"<h1>{html.escape(spec.title)}</h1>\n" if spec.title else "") + _paragraphs_html(spec.body)
+        body = (
+            ""
+            if og_only
+            else (f"<h1>{html.escape(spec.title)}</h1>\n" if spec.title else "") + _paragraphs_html(spec.body)
+        )
         doc = (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n' + "\n".join(head)
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            + "\n".join(head)
             + f"\n</head><body><article>\n{body}</article></body></html>\n"
         )
         return doc.encode("utf-8")
     if fmt == "ghost":
         post = {
-            "id": f"{seed:024x}", "uuid": f"00000000-0000-4000-8000-{seed:012x}", "title": spec.title,
-            "slug": f"post-{seed}", "html": _paragraphs_html(spec.body), "custom_excerpt": spec.summary or None,
-            "canonical_url": None, "url": spec.url, "status": "published", "visibility": "public",
+            "id": f"{seed:024x}",
+            "uuid": f"00000000-0000-4000-8000-{seed:012x}",
+            "title": spec.title,
+            "slug": f"post-{seed}",
+            "html": _paragraphs_html(spec.body),
+            "custom_excerpt": spec.summary or None,
+            "canonical_url": None,
+            "url": spec.url,
+            "status": "published",
+            "visibility": "public",
             "tags": [{"name": t, "slug": t.lower(), "visibility": "public"} for t in spec.tags],
         }
         return json.dumps({"post": {"current": post, "previous": {}}}, ensure_ascii=rng.random() < 0.5).encode()
     if fmt == "wordpress":
         post = {
-            "id": seed, "link": spec.url, "status": "publish", "type": "post", "slug": f"post-{seed}",
+            "id": seed,
+            "link": spec.url,
+            "status": "publish",
+            "type": "post",
+            "slug": f"post-{seed}",
             "title": {"rendered": html.escape(spec.title)},
             "content": {"rendered": _paragraphs_html(spec.body), "protected": False},
-            "excerpt": {"rendered": f"<p>{html.escape(spec.summary)}</p>\n" if spec.summary else "", "protected": False},
+            "excerpt": {
+                "rendered": f"<p>{html.escape(spec.summary)}</p>\n" if spec.summary else "",
+                "protected": False,
+            },
             "_embedded": {"wp:term": [[{"taxonomy": "post_tag", "name": html.escape(t)} for t in spec.tags]]},
         }
         return json.dumps(post, ensure_ascii=rng.random() < 0.5).encode()
