@@ -219,7 +219,7 @@ def _broken(platform: str, text: str, canonical: str, **extra: object) -> Case:
             ),
         ),
         (
-            "facets",
+            "canonical-display-undetected",
             _broken(
                 "bluesky",
                 "Hi e.example.com/abc",
