@@ -206,11 +206,11 @@ def apply(options: Opts, server: ServerLimit) -> Opts:
 
 
 def no_account_limit(options: Opts) -> Opts:
-    """Options for a dry run without credentials: nothing to ask, said so."""
+    """Options for a dry run without credentials: no server to ask, so Mastodon's own rule and 500, said."""
     if getattr(options, "limit", None):
         return replace(options, limit_source="configured in crosspost.toml")  # type: ignore[type-var]
     return replace(  # type: ignore[type-var]
-        options, limit=ASSUMED_LIMIT, counting=CONSERVATIVE, software="unknown",
+        options, limit=ASSUMED_LIMIT, software="unknown",
         limit_source="assumed: no account configured, so no instance was asked",
     )
 

@@ -112,7 +112,8 @@ def test_crosspost_never_sends_a_post_over_the_servers_limit(played: Sandbox, tm
     settings = settings_for(played, tmp_path)
     store = connect(settings.database_url)
     try:
-        [result] = Publisher(settings, store, backoff=0.01).publish(long_article(), settings.accounts_for(("mastodon",)))
+        accounts = settings.accounts_for(("mastodon",))
+        [result] = Publisher(settings, store, backoff=0.01).publish(long_article(), accounts)
     finally:
         store.close()
     assert result.status == PUBLISHED, result.error
