@@ -58,16 +58,19 @@ from __future__ import annotations
 import html.parser
 import re
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
 from bot import __version__
 from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.fediverse import ServerFacts, is_length_refusal, rule_for
 from bot.images import sniff_image_type
+from bot.logs import get_logger
+
+log = get_logger("crosspost.mastodon")
 
 MASTODON_VERSION = "4.3.0"  # what we tell Mastodon.py the server runs (see the module docstring)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -80,6 +83,10 @@ RECONCILE_PAGES = 5  # pages of 40 statuses searched after the idempotency windo
 DEFAULT_LIMIT = 500
 
 T = TypeVar("T")
+
+
+class _NotAnswered(Exception):
+    """A discovery document did not come back usable (status, body)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,8 @@ class MastodonAdapter:
         self._client: Any = None
         self._account_id: str | None = None
         self._quota: Quota | None = None  # what the last POST /api/v1/statuses answer said
+        self._facts: ServerFacts | None = None
+        self._http: Any = None  # a requests.Session for the discovery GETs
 
     # --- the client -----------------------------------------------------------------------------
     @property
@@ -142,43 +151,108 @@ class MastodonAdapter:
                 exc.ratelimit_reset = self._client.ratelimit_reset  # type: ignore[attr-defined]
             raise _redacted(translate_error(exc), self._settings.secrets) from exc
 
-    # --- limits ---------------------------------------------------------------------------------
-    def instance_limits(self) -> InstanceLimits:
-        """The instance's status limits, read once per ``INSTANCE_TTL`` and kept in the kv store."""
-        key = f"mastodon:instance:{self._base_url}"
+    # --- the server ------------------------------------------------------------------------------
+    def server_facts(self) -> ServerFacts:
+        """What the server says about itself, discovered once per ``INSTANCE_TTL`` and kept in the kv store.
+
+        Never raises: what did not answer is listed in ``unanswered`` (and such facts are not cached,
+        so the next run asks again), and the core then measures conservatively and says so.
+        """
+        if self._facts is not None:
+            return self._facts
+        key = self._facts_key
         cached = self._kv.kv_get(key)
-        if isinstance(cached, dict) and "max_characters" in cached:
-            return InstanceLimits(**cached)
-        limits = self._fetch_limits()
-        self._kv.kv_set(key, asdict(limits), ttl_seconds=INSTANCE_TTL)
-        return limits
+        if isinstance(cached, dict) and not cached.get("stale"):
+            self._facts = ServerFacts.from_dict(cached)
+            return self._facts
+        facts = self._discover()
+        if not facts.unanswered:
+            self._kv.kv_set(key, facts.to_dict(), ttl_seconds=INSTANCE_TTL)
+        self._facts = facts
+        return facts
 
     def character_limit(self) -> int | None:
-        """``configuration.statuses.max_characters`` of the instance (None if it does not say)."""
-        return self.instance_limits().max_characters
+        """The instance's announced status limit (None if it does not say)."""
+        return self.server_facts().max_characters
 
     def url_weight(self) -> int:
-        """How many characters every URL counts for: ``characters_reserved_per_url`` (23 by default)."""
-        return self.instance_limits().characters_reserved_per_url
+        """``characters_reserved_per_url`` as announced (23 when not)."""
+        return self.server_facts().characters_reserved_per_url or 23
 
-    def _fetch_limits(self) -> InstanceLimits:
-        api = self._api
+    @property
+    def _facts_key(self) -> str:
+        return f"mastodon:server:{self._base_url}"
+
+    def _forget_facts(self) -> None:
+        """A post was refused for length: the limit we knew is wrong, ask again next time."""
+        self._facts = None
+        self._kv.kv_set(self._facts_key, {"stale": True}, ttl_seconds=INSTANCE_TTL)
+
+    def _get_json(self, url: str) -> Any:
+        """GET one discovery document ourselves (Mastodon.py adds a trailing slash some servers 404)."""
+        import requests
+
+        if self._http is None:
+            self._http = requests.Session()
+            self._http.headers["User-Agent"] = f"crosspost/{__version__}"
+        answer = self._http.get(url, timeout=self._settings.timeout, allow_redirects=True,
+                                headers={"Accept": "application/json"})
+        if answer.status_code != 200:
+            raise _NotAnswered(f"{url}: HTTP {answer.status_code}")
         try:
-            statuses = _get(_get(self._call(api.instance_v2), "configuration"), "statuses")
-        except Permanent as exc:
-            if exc.status != 404:  # older than 4.0: no v2; ask v1
-                raise
+            return answer.json()
+        except ValueError as exc:
+            raise _NotAnswered(f"{url}: not JSON") from exc
+
+    def _discover(self) -> ServerFacts:
+        import requests
+
+        if not self._base_url:
+            raise ConfigError(f"mastodon: account {self._settings.account!r} has no instance URL: "
+                              "set MASTODON_API_BASE_URL (e.g. https://mastodon.social)")
+        unanswered: list[str] = []
+        software = version = None
+        try:
+            software, version = self._nodeinfo()
+        except (_NotAnswered, requests.RequestException, KeyError, TypeError) as exc:
+            log.info("nodeinfo_unanswered", extra={"platform": self.platform, "error": str(exc)})
+            unanswered.append("nodeinfo")
+        statuses: Any = None
+        media: Any = None
+        max_toot_chars: Any = None
+        for path in ("/api/v2/instance", "/api/v1/instance"):
+            try:
+                doc = self._get_json(self._base_url + path)
+            except (_NotAnswered, requests.RequestException) as exc:
+                log.info("instance_unanswered", extra={"platform": self.platform, "path": path, "error": str(exc)})
+                continue
+            configuration = _get(doc, "configuration")
+            statuses, media = _get(configuration, "statuses"), _get(configuration, "media_attachments")
+            max_toot_chars = _get(doc, "max_toot_chars")
+            break
         else:
-            return _limits(statuses, None)
-        try:
-            with warnings.catch_warnings():  # v1 is deprecated on 4.x; it is our fallback on purpose
-                warnings.simplefilter("ignore")
-                v1 = self._call(api.instance_v1)
-        except Permanent as exc:
-            if exc.status == 404:
-                return InstanceLimits(None)
-            raise
-        return _limits(_get(_get(v1, "configuration"), "statuses"), _get(v1, "max_toot_chars"))
+            unanswered.append("instance")
+        limits = _limits(statuses, max_toot_chars)
+        return ServerFacts(
+            software=software, version=version,
+            max_characters=limits.max_characters,
+            characters_reserved_per_url=_number(_get(statuses, "characters_reserved_per_url")),
+            max_media_attachments=_number(_get(statuses, "max_media_attachments")),
+            image_size_limit=_number(_get(media, "image_size_limit")),
+            unanswered=tuple(unanswered),
+        )
+
+    def _nodeinfo(self) -> tuple[str | None, str | None]:
+        """``/.well-known/nodeinfo`` -> the newest linked NodeInfo 2.x document -> software name, version."""
+        links = self._get_json(self._base_url + "/.well-known/nodeinfo")["links"]
+        hrefs = sorted((str(link["rel"]), str(link["href"])) for link in links
+                       if "nodeinfo.diaspora.software/ns/schema/2." in str(link.get("rel", "")))
+        if not hrefs:
+            raise _NotAnswered("no NodeInfo 2.x link")
+        doc = self._get_json(hrefs[-1][1])
+        software = doc["software"]
+        name = str(software.get("name") or "").lower() or None
+        return name, (str(software["version"]) if software.get("version") else None)
 
     # --- posting --------------------------------------------------------------------------------
     def prepare(self, post: PostRequest) -> dict[str, Any]:
@@ -207,6 +281,10 @@ class MastodonAdapter:
                 language=post.lang or None,
                 idempotency_key=post.idempotency_key,
             )
+        except Permanent as exc:
+            if is_length_refusal(exc.status, str(exc)):
+                self._forget_facts()  # the limit we measured by is not the server's: rediscover next run
+            raise
         finally:
             if api.ratelimit_lastcall != before:  # the answer carried X-RateLimit-* headers
                 self._quota = _client_quota(api)
@@ -289,10 +367,14 @@ class MastodonAdapter:
         Within the Idempotency-Key's hour (counted from ``prepare``, minus a margin) the POST is sent
         again with the same key: the server returns the status it made and creates nothing; if the
         first attempt never arrived, this makes the one status a retry would have made. Past the hour
-        (or without a ``prepared_at``) the account's recent statuses are searched instead.
+        (or without a ``prepared_at``) the account's recent statuses are searched instead. On software not
+        known to honour the key (GoToSocial, Takahē, any unknown server: see ``bot.fediverse``) a replay
+        would make a second status, so the recent statuses are always searched first.
         """
         started = _parse_time(prepared.get("prepared_at"))
-        if started is not None and datetime.now(UTC) - started < IDEMPOTENCY_WINDOW - IDEMPOTENCY_MARGIN:
+        honoured = rule_for(self.server_facts().software).honours_idempotency_key
+        in_window = started is not None and datetime.now(UTC) - started < IDEMPOTENCY_WINDOW - IDEMPOTENCY_MARGIN
+        if honoured and in_window:
             return self.publish(post, prepared)
         return self._find_recent(post, started)
 
@@ -338,6 +420,9 @@ class MastodonAdapter:
                 raise
 
     def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self._client is not None:
             self._client.session.close()
             self._client = None
@@ -473,6 +558,13 @@ def _client_quota(api: Any) -> Quota:
 
 def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _number(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _limits(statuses: Any, max_toot_chars: Any) -> InstanceLimits:

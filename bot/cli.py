@@ -143,12 +143,27 @@ def run_post(options: argparse.Namespace) -> int:
         raise UsageError(f"{options.article}: the article is {unpublished}; publish it first or pass --force")
 
     if options.dry_run:
+        from bot.fediverse import dry_run_options
+
+        stores: list[Any] = []
+
+        def kv() -> Any:  # the store holds cached server facts; opened only when a server is asked
+            if not stores:
+                from bot.store import connect
+
+                stores.append(connect(settings.database_url))
+            return stores[0]
+
         targets = []
-        for platform in platforms:
-            accounts = [a.account for a in settings.accounts if a.platform == platform] or ["default"]
-            for account in accounts:
-                opts = settings.options_for(platform, account)
-                targets.append((platform, account, replace(opts, thread=opts.thread or options.thread)))
+        try:
+            for platform in platforms:
+                accounts = [a.account for a in settings.accounts if a.platform == platform] or ["default"]
+                for account in accounts:
+                    opts = dry_run_options(settings, platform, account, settings.options_for(platform, account), kv)
+                    targets.append((platform, account, replace(opts, thread=opts.thread or options.thread)))
+        finally:
+            for store in stores:
+                store.close()
         plan = compose(article, targets, templates_dir=settings.templates_dir)
         if options.json:
             print(json.dumps(plan.to_json(), ensure_ascii=False, indent=2))
@@ -194,9 +209,11 @@ def render_plan(plan: Any) -> str:
         count = len(pp.posts)
         lines.append("")
         lines.append(f"── {rules.label} ({pp.account}) · {count} post{'s' if count != 1 else ''} " + "─" * 20)
+        if pp.limit_source:
+            lines.append(f"limit {pp.limit} ({pp.limit_source}; counted in {pp.unit or rules.unit})")
         for i, post in enumerate(pp.posts, 1):
             head = f"[{i}/{count}] " if count > 1 else ""
-            lines.append(f"{head}{post.length}/{pp.limit} {rules.unit}")
+            lines.append(f"{head}{post.length}/{pp.limit} {pp.unit or rules.unit}")
             lines.extend(f"  │ {line}" for line in post.text.split("\n"))
             if post.embed:
                 ext = post.embed["external"]

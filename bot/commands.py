@@ -98,13 +98,20 @@ def sandbox(argv: Sequence[str]) -> int:
     p = Parser(prog="crosspost sandbox", description="Serve local stand-ins of X, Bluesky and Mastodon.")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--mastodon-max-characters", type=int, default=500)
+    p.add_argument("--mastodon-max-characters", type=int, default=None,
+                   help="the instance's limit (default: the flavour's own default)")
+    p.add_argument("--mastodon-flavor", default=None, metavar="SOFTWARE",
+                   help="play mastodon|pleroma|akkoma|gotosocial|takahe (default: "
+                        "$CROSSPOST_SANDBOX_MASTODON_FLAVOR, else mastodon)")
     p.add_argument("--seed", type=int, default=None, help="random seed for chaos faults")
     args = p.parse_args(argv)
     from bot.sandbox import Sandbox
 
     try:
-        sb = Sandbox(args.port, host=args.host, seed=args.seed, mastodon_max_characters=args.mastodon_max_characters)
+        sb = Sandbox(args.port, host=args.host, seed=args.seed, mastodon_max_characters=args.mastodon_max_characters,
+                     mastodon_flavor=args.mastodon_flavor)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     print(f"# crosspost sandbox on {sb.url} — paste into your shell or .env:")

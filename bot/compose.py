@@ -49,6 +49,9 @@ class ComposeOptions:
     limit: int | None = None  # the account's own limit (Mastodon instance), else the platform's
     url_weight: int | None = None
     image: bool = False  # attach the article's image (X, Mastodon); Bluesky uses it as the card's thumbnail
+    counting: str | None = None  # a server software's counting rule (bot.fediverse.SERVER_RULES), if known
+    limit_source: str | None = None  # where ``limit`` came from, said in the dry run and JSON
+    software: str | None = None  # the server software and version the limit is for
 
     def __post_init__(self) -> None:
         if self.link not in LINK_POLICIES:
@@ -88,15 +91,21 @@ class PlatformPlan:
     account: str
     limit: int
     posts: tuple[PlannedPost, ...]
+    limit_source: str | None = None  # e.g. "takahe 0.11, announced" (servers that announce their own)
+    software: str | None = None
+    unit: str | None = None  # when the server counts in another unit than the platform's default
 
     def to_json(self) -> dict[str, Any]:
         rules = RULES[self.platform]
-        return {
+        data: dict[str, Any] = {
             "platform": self.platform,
             "account": self.account,
             "limit": self.limit,
-            "posts": [p.to_json(rules) for p in self.posts],
         }
+        if self.limit_source is not None:
+            data.update(limit_source=self.limit_source, software=self.software, unit=self.unit)
+        data["posts"] = [p.to_json(rules) for p in self.posts]
+        return data
 
 
 @dataclass(frozen=True)
@@ -441,6 +450,10 @@ def compose_platform(
     """Fit ``article`` into posts for one platform account."""
     options = options or ComposeOptions()
     rules = RULES[platform].with_limit(options.limit, options.url_weight)
+    if options.counting:
+        from bot.fediverse import with_server_rule
+
+        rules = with_server_rule(rules, options.counting)
     render = _template(str(templates_dir or default_templates_dir()), platform)
     if not article.url and options.link != "omit":
         raise InputError("the article has no canonical link: pass --url URL")
@@ -491,7 +504,8 @@ def compose_platform(
                 thumb_url=article.image if (card and has_link) else None,
             )
         )
-    return PlatformPlan(platform, account, rules.limit, tuple(posts))
+    return PlatformPlan(platform, account, rules.limit, tuple(posts), options.limit_source, options.software,
+                        rules.unit if options.counting else None)
 
 
 def _body_parts(body: str, rules: PlatformRules, room_parts: int) -> list[str]:

@@ -31,6 +31,7 @@ from typing import Any
 import tenacity
 
 from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
+from bot import fediverse
 from bot.article import Article
 from bot.compose import PlannedPost, compose_platform
 from bot.config import Settings
@@ -196,12 +197,17 @@ class Publisher:
             return
 
         options = self.settings.options_for(platform, name)
-        try:  # the instance's limit is a call too: the same policy (short waits, backoff) applies
-            limit = options.limit or self._policy()(adapter.character_limit)
-            url_weight = options.url_weight or _url_weight(adapter)
-        except RateLimited as exc:
-            raise _Deferred(exc) from None
-        options = replace(options, thread=options.thread or thread, limit=limit, url_weight=url_weight)
+        server = fediverse.server_options(options, adapter)  # a Mastodon-API server's own limit and rule
+        if server is not None:
+            options = server
+        else:
+            try:  # the platform's limit is a call too: the same policy (short waits, backoff) applies
+                limit = options.limit or self._policy()(adapter.character_limit)
+                url_weight = options.url_weight or _url_weight(adapter)
+            except RateLimited as exc:
+                raise _Deferred(exc) from None
+            options = replace(options, limit=limit, url_weight=url_weight)
+        options = replace(options, thread=options.thread or thread)
         plan = compose_platform(article, platform, options, account=name, templates_dir=self.settings.templates_dir)
 
         fresh = False
@@ -210,6 +216,9 @@ class Publisher:
         for part, planned in enumerate(plan.posts):
             ik = idempotency_key(key, platform, name, generation, part)
             row = store.ledger_part(key, platform, name, part, generation, idempotency_key=ik, text=planned.text)
+            if row.state in ("pending", "failed") and row.prepared and row.text != planned.text:
+                # never went out: send what the current settings and server facts compose, not the old text
+                row = store.ledger_recompose(row.id, text=planned.text) or row
             if row.state == "published" and row.ref:
                 ref = PostRef.from_dict(row.ref)
             else:

@@ -205,9 +205,10 @@ def test_character_limit_and_url_weight_come_from_the_instance_once(kv: MemoryKV
         assert first.url_weight() == 30
         assert make(sb, kv).character_limit() == 1000  # another adapter, same kv: no request
         assert len(sb.app.received("mastodon.instance.*")) == 1
-        [cached] = [v for k, (v, _) in kv.data.items() if k.startswith("mastodon:instance:")]
+        [cached] = [v for k, (v, _) in kv.data.items() if k.startswith("mastodon:server:")]
         assert cached["max_characters"] == 1000
-        assert kv.data[f"mastodon:instance:{sb.url}"][1] > time.time() + 23 * 3600  # a day's TTL
+        assert cached["software"] == "mastodon"
+        assert kv.data[f"mastodon:server:{sb.url}"][1] > time.time() + 23 * 3600  # a day's TTL
 
 
 def test_character_limit_falls_back_to_v1_on_old_servers(sandbox: Sandbox) -> None:
@@ -215,16 +216,19 @@ def test_character_limit_falls_back_to_v1_on_old_servers(sandbox: Sandbox) -> No
     sandbox.app.state["mastodon"]["config"]["instance_v2"] = False
     sandbox.app.state["mastodon"]["config"]["max_characters"] = 640
     assert make(sandbox).character_limit() == 640
-    assert [r.endpoint for r in sandbox.app.received("mastodon.*")] == [
+    assert [r.endpoint for r in sandbox.app.received("mastodon.instance.*")] == [
         "mastodon.instance.v2", "mastodon.instance.v1"]
+    assert [r.path for r in sandbox.app.received("mastodon.instance.*")] == [
+        "/api/v2/instance", "/api/v1/instance"]  # exact paths: no trailing slash
 
 
-def test_character_limit_errors_are_translated(sandbox: Sandbox) -> None:
-    """A failing instance endpoint raises the core's error type, and nothing is cached."""
+def test_an_instance_that_does_not_answer_is_said_and_not_cached(sandbox: Sandbox) -> None:
+    """Failing instance endpoints never raise: the facts say so, nothing is cached, the next run asks again."""
     kv = MemoryKV()
     sandbox.app.inject("mastodon.instance.v2", "error", status=502)
-    with pytest.raises(Transient):
-        make(sandbox, kv).character_limit()
+    sandbox.app.inject("mastodon.instance.v1", "error", status=502)
+    facts = make(sandbox, kv).server_facts()
+    assert facts.max_characters is None and "instance" in facts.unanswered
     assert kv.data == {}
     assert make(sandbox, kv).character_limit() == 500
 

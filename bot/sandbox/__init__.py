@@ -26,14 +26,19 @@ CREDENTIALS: dict[str, str] = {
 }
 
 
-def build_app(*, seed: int | None = None, mastodon_max_characters: int = 500) -> SandboxApp:
-    """A SandboxApp with all three platforms registered."""
-    from bot.sandbox import bluesky, mastodon, x
+def build_app(*, seed: int | None = None, mastodon_max_characters: int | None = None,
+              mastodon_flavor: str | None = None) -> SandboxApp:
+    """A SandboxApp with all three platforms registered; Mastodon plays ``mastodon_flavor`` (default: the
+    ``CROSSPOST_SANDBOX_MASTODON_FLAVOR`` environment variable, else ``mastodon``)."""
+    import os
+
+    from bot.sandbox import bluesky, flavors, mastodon, x
 
     app = SandboxApp(seed=seed)
     x.register(app, CREDENTIALS)
     bluesky.register(app, CREDENTIALS)
-    mastodon.register(app, CREDENTIALS, max_characters=mastodon_max_characters)
+    flavor = mastodon_flavor or os.environ.get(flavors.FLAVOR_ENV) or "mastodon"
+    mastodon.register(app, CREDENTIALS, max_characters=mastodon_max_characters, flavor=flavor)
     return app
 
 

@@ -63,6 +63,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from bot.sandbox import flavors
 from bot.sandbox.core import PlatformHooks, QuotaState, Request, Response, SandboxApp
 
 PLATFORM = "mastodon"
@@ -134,17 +135,25 @@ def _unauthorized() -> Response:
 
 
 # --- registration -------------------------------------------------------------------------------
-def register(app: SandboxApp, credentials: dict[str, str], *, max_characters: int = 500,
-             **options: Any) -> None:
-    """Add the Mastodon emulation to ``app``; ``options`` override the defaults in ``state["config"]``."""
+def register(app: SandboxApp, credentials: dict[str, str], *, max_characters: int | None = None,
+             flavor: str = "mastodon", **options: Any) -> None:
+    """Add the Mastodon emulation to ``app``; ``options`` override the defaults in ``state["config"]``.
+
+    ``flavor`` plays another Mastodon-API server software (see :mod:`bot.sandbox.flavors`): its NodeInfo,
+    instance fields, counting rule, error wording, idempotency and path quirks.
+    """
     token = credentials["MASTODON_ACCESS_TOKEN"]
+    played = flavors.flavor(flavor)
 
     def fresh_state() -> dict[str, Any]:
         config = {
-            "max_characters": max_characters,
-            "characters_reserved_per_url": 23,
+            "flavor": played.name,
+            "max_characters": max_characters or played.default_max_characters,
+            "characters_reserved_per_url": played.announced_url_weight,
             "max_media_attachments": 4,
-            "instance_v2": True,
+            "instance_v2": played.instance_v2,
+            "instance_v1": True,
+            "nodeinfo": True,
             "media_processing_polls": 1,
             "idempotency_ttl": 3600.0,
             "version": VERSION,
@@ -170,6 +179,8 @@ def register(app: SandboxApp, credentials: dict[str, str], *, max_characters: in
     app.default_quota(PLATFORM, "media", 100_000, 1800)
 
     routes = (
+        ("GET", r"/\.well-known/nodeinfo", "mastodon.nodeinfo.links", None, nodeinfo_links),
+        ("GET", r"/nodeinfo/(?P<schema>2\.[01](?:\.json)?)", "mastodon.nodeinfo.document", None, nodeinfo),
         ("GET", r"/api/v1/instance/?", "mastodon.instance.v1", "api", instance_v1),
         ("GET", r"/api/v2/instance/?", "mastodon.instance.v2", "api", instance_v2),
         ("GET", r"/api/v1/accounts/verify_credentials", "mastodon.accounts.verify_credentials", "api",
@@ -517,13 +528,45 @@ def _instance_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _played(config: dict[str, Any]) -> flavors.Flavor:
+    return flavors.flavor(str(config.get("flavor") or "mastodon"))
+
+
+def _path_refused(config: dict[str, Any], request: Request) -> bool:
+    """Takahē 0.11 routes the instance paths exactly: the trailing slash Mastodon.py adds is a 404."""
+    return _played(config).exact_paths_only and request.path.split("?")[0].endswith("/")
+
+
+def nodeinfo_links(app: SandboxApp, request: Request) -> Response:
+    """``GET /.well-known/nodeinfo``: the link to the NodeInfo document (404 with ``nodeinfo`` off)."""
+    with app.lock:
+        config = dict(app.state[PLATFORM]["config"])
+    if not config["nodeinfo"]:
+        return _not_found()
+    return Response(200, flavors.nodeinfo_links(f"http://{_host(request)}", _played(config)))
+
+
+def nodeinfo(app: SandboxApp, request: Request, schema: str) -> Response:
+    """``GET /nodeinfo/2.x``: software name and version of the flavour played."""
+    with app.lock:
+        config = dict(app.state[PLATFORM]["config"])
+        posts = len(app.posts(PLATFORM))
+    if not config["nodeinfo"]:
+        return _not_found()
+    return Response(200, flavors.nodeinfo_document(_played(config), posts))
+
+
 def instance_v1(app: SandboxApp, request: Request) -> Response:
     """``GET /api/v1/instance`` (deprecated since 4.0 but still served, with ``configuration``)."""
     host = _host(request)
     with app.lock:
         config = dict(app.state[PLATFORM]["config"])
         posts = len(app.posts(PLATFORM))
+    if not config["instance_v1"] or _path_refused(config, request):
+        return _not_found()
+    extra = {"max_toot_chars": config["max_characters"]} if _played(config).max_toot_chars_in_v1 else {}
     return Response(200, {
+        **extra,
         "uri": host,
         "title": "crosspost sandbox",
         "short_description": "A local stand-in for a Mastodon server.",
@@ -548,7 +591,7 @@ def instance_v2(app: SandboxApp, request: Request) -> Response:
     host = _host(request)
     with app.lock:
         config = dict(app.state[PLATFORM]["config"])
-    if not config["instance_v2"]:
+    if not config["instance_v2"] or _path_refused(config, request):
         return _not_found()
     return Response(200, {
         "domain": host,
@@ -660,7 +703,8 @@ def create_status(app: SandboxApp, request: Request) -> Response:
             parent = state["statuses"].get(reply_to)
             if parent is None or parent.get("deleted"):
                 return _not_found(IN_REPLY_NOT_FOUND)
-        if key is not None:
+        played = _played(config)
+        if key is not None and played.honours_idempotency_key:
             remembered = state["idempotency"].get((account["id"], key))
             if remembered is not None and remembered[1] > now:
                 original = state["statuses"].get(remembered[0])
@@ -687,6 +731,11 @@ def create_status(app: SandboxApp, request: Request) -> Response:
         problems = []
         if not text.strip() and not media:
             problems.append("Text can't be blank")
+        elif played.length is not None:
+            length, limit = played.length(text, spoiler, int(config["characters_reserved_per_url"])), int(
+                config["max_characters"])
+            if length > limit:
+                return Response(played.too_long_status, {"error": played.too_long_message(length, limit)})
         elif status_length(spoiler, text, int(config["characters_reserved_per_url"])) > int(
                 config["max_characters"]):
             problems.append(f"Text character limit of {config['max_characters']} exceeded")

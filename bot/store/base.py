@@ -319,6 +319,22 @@ class Store(ABC):
         assert row is not None
         return self._ledger(row)
 
+    def ledger_recompose(self, row_id: int, *, text: str) -> LedgerRow | None:
+        """Forget the request fixed for a part that never went out (``pending`` or ``failed``), so the
+        next attempt is built from the current composition; returns None for any other state.
+
+        A part refused by the platform (too long for a limit we did not know) can then be fixed by
+        changing the settings and running again; published or possibly-sent parts are never touched.
+        """
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                "UPDATE ledger SET prepared = NULL, text = ?, updated_at = ? "
+                f"WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
+                (text, now, row_id),
+            )
+        return self._ledger(row) if row is not None else None
+
     def ledger_publish(
         self, row_id: int, *, post_id: str, post_url: str | None, ref: dict[str, Any] | None
     ) -> LedgerRow:
