@@ -153,3 +153,34 @@ def resolve_wordpress(
             f"({reasons[0]})",
         ]
     return replace(article, tags=tags, image=image, image_alt=alt if image else None, extra=extra)
+
+
+def wordpress_categories(
+    site: str,
+    *,
+    fetch: Fetcher | None = None,
+    cache: Cache | None = None,
+    allow_private: bool | None = None,
+    timeout: float = 10.0,
+) -> frozenset[str]:
+    """The casefolded category names of a WordPress site (``/wp-json/wp/v2/categories``), cached.
+
+    A WordPress feed writes a post's categories and tags alike as ``<category>``; these names tell
+    them apart. Raises InputError when the REST API cannot be read.
+    """
+    if fetch is None:
+        from bot.fetch import fetch as guarded_fetch
+
+        fetch = guarded_fetch
+    cache = cache if cache is not None else PROCESS_CACHE
+    url = site.rstrip("/") + "/wp-json/wp/v2/categories?per_page=100&_fields=name"
+    cached = cache.kv_get(f"wp:categories:{url}")
+    if isinstance(cached, list):
+        return frozenset(cached)
+    answer = _get_json(url, fetch, allow_private=allow_private, timeout=timeout)
+    if not isinstance(answer, list):
+        raise InputError(f"{url}: expected a list of categories")
+    names = sorted({fragment_text(c["name"]).casefold() for c in answer
+                    if isinstance(c, dict) and isinstance(c.get("name"), str)})
+    cache.kv_set(f"wp:categories:{url}", names, ttl_seconds=CACHE_SECONDS)
+    return frozenset(names)
