@@ -61,8 +61,11 @@ def _post_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fail(message: str, code: int = 2) -> int:
+def _fail(message: str, code: int = 2, *, as_json: bool = False) -> int:
+    """One ``error:`` line on stderr; with ``--json`` also ``{"error", "code"}`` on stdout for scripts."""
     print(f"error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "code": code}, ensure_ascii=False))
     return code
 
 
@@ -73,15 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands: dict[str, Callable[[list[str]], int]] = _commands()
     setup_logging("WARNING")
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
         if args and args[0] in commands:
             return commands[args[0]](args[1:])
         options = _post_parser().parse_args(args)
         return run_post(options)
     except CrosspostError as exc:
-        return _fail(redact(str(exc)).replace("\n", " "))
+        return _fail(redact(str(exc)).replace("\n", " "), as_json=as_json)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", 130, as_json=as_json)
     except BrokenPipeError:
         return 1
 
@@ -117,6 +121,8 @@ def load_input(options: argparse.Namespace, *, allow_private: bool, timeout: flo
 
     article = load_article(options.article, fmt=options.format, stdin=sys.stdin.buffer, allow_private=allow_private,
                            timeout=timeout)
+    for warning in article.extra.get("warnings", ()):
+        print(f"warning: {warning}", file=sys.stderr)
     return article.with_overrides(url=options.url, extra_tags=tuple(options.tag))
 
 
@@ -165,8 +171,12 @@ def run_post(options: argparse.Namespace) -> int:
             for store in stores:
                 store.close()
         plan = compose(article, targets, templates_dir=settings.templates_dir)
+        refused = f"the article is {unpublished}" if unpublished and not options.force else None
+        if refused:
+            print(f"note: a real run would refuse this: {refused}; publish it first or pass --force", file=sys.stderr)
         if options.json:
-            print(json.dumps(plan.to_json(), ensure_ascii=False, indent=2))
+            print(json.dumps({**plan.to_json(), **({"refused": refused} if refused else {})}, ensure_ascii=False,
+                             indent=2))
         else:
             print(render_plan(plan))
         return 0

@@ -3,6 +3,9 @@ an optional ``crosspost.toml``. Entry points call :func:`load_settings`; everyth
 
 ``crosspost.toml``::
 
+    feed_categories_as_tags = false   # `watch`: RSS/Atom categories become hashtags (WordPress tags always do)
+    feed_max_age_days = 14            # `watch`: never queue an entry older than this (0: no limit)
+
     [compose.x]                       # per platform: link = always|omit|reply, utm, hashtags, threads
     link = "always"
     utm = { utm_source = "x", utm_medium = "social" }
@@ -35,6 +38,8 @@ from bot.errors import ConfigError
 from bot.rules import RULES
 
 _TRUE = {"1", "true", "yes", "on"}
+DEFAULT_FEED_MAX_AGE_DAYS = 14
+"""A feed entry older than this is old news (a back-dated post, a feed that re-keyed its entries)."""
 _COMPOSE_KEYS = {"link", "utm", "max_hashtags", "inline_hashtags", "thread", "max_parts", "limit", "image"}
 
 
@@ -51,6 +56,8 @@ class Settings:
     rate_limit_wait: float = 60.0  # wait in-process for a rate-limit reset at most this long, else defer
     timeout: float = 15.0
     max_attempts: int = 5
+    feed_categories_as_tags: bool = False  # RSS/Atom <category> as hashtags (WordPress tags are found anyway)
+    feed_max_age_days: float | None = None  # feed entries older than this are never queued; None: no window
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -159,6 +166,12 @@ def load_settings(
         env.get(k, "") for r in RULES.values() for k in r.credentials if not k.endswith(PUBLIC_CREDENTIAL_SUFFIXES)
     )
     register_secrets(s for a in accounts for s in a.secrets)
+    categories_as_tags = data.get("feed_categories_as_tags", False)
+    if not isinstance(categories_as_tags, bool):
+        raise ConfigError(f"crosspost.toml feed_categories_as_tags must be true or false, not {categories_as_tags!r}")
+    max_age = data.get("feed_max_age_days", DEFAULT_FEED_MAX_AGE_DAYS)
+    if isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0:
+        raise ConfigError(f"crosspost.toml feed_max_age_days must be a number of days >= 0, not {max_age!r}")
     tdir = templates_dir or (Path(data["templates"]) if data.get("templates") else None)
     if tdir is not None and not tdir.is_dir():
         raise ConfigError(f"templates directory {tdir} does not exist")
@@ -172,6 +185,8 @@ def load_settings(
         rate_limit_wait=_number(env, "CROSSPOST_RATE_LIMIT_WAIT", 60.0),
         timeout=timeout,
         max_attempts=int(_number(env, "CROSSPOST_MAX_ATTEMPTS", 5)),
+        feed_categories_as_tags=categories_as_tags,
+        feed_max_age_days=float(max_age) or None,
     )
 
 

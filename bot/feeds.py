@@ -21,6 +21,7 @@ import calendar
 import hashlib
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ _ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
+# WordPress's sample post, present on every fresh install: "Hello world!" with guid …/?p=1.
+_WP_SAMPLE_TEXT = "Welcome to WordPress. This is your first post."
+_WP_SAMPLE_GUID = re.compile(r"[?&]p=1$")
 
 if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed here
     from bot.config import Settings
@@ -145,7 +149,14 @@ def _image(entry: Any, base: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _entry(raw: Any, position: int, base: str, lang: str | None) -> FeedEntry:
+def is_wordpress_sample(article: Article) -> bool:
+    """WordPress's "Hello world!" sample post, which is never news."""
+    if article.body.startswith(_WP_SAMPLE_TEXT) or article.summary.startswith(_WP_SAMPLE_TEXT):
+        return True
+    return article.title == "Hello world!" and bool(_WP_SAMPLE_GUID.search(article.source_id or ""))
+
+
+def _entry(raw: Any, position: int, base: str, lang: str | None, categories_as_tags: bool) -> FeedEntry:
     """Build the Article and keys of one feedparser entry."""
     from bot.load.common import body_from_blocks, clean_tags, http_url, inline_text, lead_paragraph
     from bot.load.html import fragment_blocks
@@ -172,13 +183,13 @@ def _entry(raw: Any, position: int, base: str, lang: str | None) -> FeedEntry:
         url=url,
         summary=summary or lead_paragraph(blocks),
         body=body_from_blocks(blocks),
-        tags=clean_tags(names),
+        tags=clean_tags(names) if categories_as_tags else (),
         image=image,
         image_alt=alt,
         lang=lang,
         published_at=datetime.fromtimestamp(published, UTC).isoformat() if published is not None else None,
         source_id=entry_id,
-        extra={"format": "feed"},
+        extra={"format": "feed", "categories": list(clean_tags(names))},
     )
     keys: list[str] = []
     if entry_id:
@@ -191,8 +202,14 @@ def _entry(raw: Any, position: int, base: str, lang: str | None) -> FeedEntry:
     return FeedEntry(article, tuple(keys), published, position)
 
 
-def parse_feed(data: bytes, *, feed_url: str, content_type: str | None = None) -> list[FeedEntry]:
+def parse_feed(
+    data: bytes, *, feed_url: str, content_type: str | None = None, categories_as_tags: bool = False
+) -> list[FeedEntry]:
     """Parse an RSS or Atom document into entries, newest first.
+
+    An entry's ``<category>`` values are in ``extra["categories"]``; they are its tags only with
+    ``categories_as_tags`` (a blog's categories are sections, not hashtags). A WordPress feed (its
+    ``<generator>``) puts categories and tags alike there: :func:`poll_feed` tells them apart.
 
     Raises InputError when the document is not a feed at all. ``feedparser`` is handed a byte stream
     (a string would be taken for a URL or a file name) and never fetches anything itself.
@@ -209,7 +226,12 @@ def parse_feed(data: bytes, *, feed_url: str, content_type: str | None = None) -
     from bot.load.common import lang_value
 
     lang = lang_value(parsed.feed.get("language"))
-    entries = [_entry(raw, i, feed_url, lang) for i, raw in enumerate(parsed.entries)]
+    entries = [_entry(raw, i, feed_url, lang, categories_as_tags) for i, raw in enumerate(parsed.entries)]
+    generator = str(parsed.feed.get("generator") or "")
+    site = parsed.feed.get("link")
+    if "wordpress.org" in generator and isinstance(site, str) and site:
+        for entry in entries:
+            entry.article.extra["wordpress_site"] = site
     if entries and all(e.published is not None for e in entries):
         return sorted(entries, key=lambda e: (e.published or 0.0, -e.position), reverse=True)
     return entries  # without dates for all, trust the feed's own order (newest first, by convention)
@@ -245,7 +267,8 @@ def poll_feed(
         allow_private=settings.allow_private_network,
         accept=_ACCEPT,
     )
-    entries = parse_feed(result.body, feed_url=result.url_final, content_type=result.content_type)
+    entries = parse_feed(result.body, feed_url=result.url_final, content_type=result.content_type,
+                         categories_as_tags=settings.feed_categories_as_tags)
     first_run = not store.feed_seen(feed_url, [FIRST_POLL_MARKER])
     all_keys = [k for e in entries for k in e.keys]
     seen = store.feed_seen(feed_url, all_keys)
@@ -257,7 +280,8 @@ def poll_feed(
         if not claimed.intersection(entry.keys):
             fresh.append(entry)
         claimed.update(entry.keys)
-    to_queue = fresh[:backfill] if first_run else fresh
+    to_queue = _news(fresh[:backfill] if first_run else fresh, settings, feed_url)
+    to_queue = _with_wordpress_tags(to_queue, settings, store, fetch)
     run_at = datetime.now(UTC) + timedelta(seconds=delay_seconds)
     queued: list[int] = []
     for entry in reversed(to_queue):  # oldest first, so the queue posts them in publication order
@@ -287,6 +311,50 @@ def poll_feed(
     if first_run:
         store.feed_mark(feed_url, [FIRST_POLL_MARKER])
     return PollResult(queued=queued, seen_now=len(new), first_run=first_run)
+
+
+def _news(entries: list[FeedEntry], settings: Settings, feed_url: str) -> list[FeedEntry]:
+    """Leave out WordPress's sample post and entries older than ``settings.feed_max_age_days``."""
+    oldest = None
+    if settings.feed_max_age_days:
+        oldest = datetime.now(UTC).timestamp() - settings.feed_max_age_days * 86400
+    kept: list[FeedEntry] = []
+    for entry in entries:
+        if is_wordpress_sample(entry.article):
+            reason = "WordPress's sample post"
+        elif oldest is not None and entry.published is not None and entry.published < oldest:
+            reason = f"older than feed_max_age_days = {settings.feed_max_age_days:g}"
+        else:
+            kept.append(entry)
+            continue
+        log.info("feed entry not queued", extra={"feed": feed_url, "title": entry.article.title, "reason": reason})
+    return kept
+
+
+def _with_wordpress_tags(entries: list[FeedEntry], settings: Settings, store: Store, fetch: Fetcher) -> list[FeedEntry]:
+    """WordPress feeds list categories and tags alike as ``<category>``: the site's category names
+    (its REST API, cached in the store) tell them apart. Unknown categories: no tags, one warning."""
+    from dataclasses import replace
+
+    from bot.load.wordpress import wordpress_categories
+
+    if settings.feed_categories_as_tags:
+        return entries
+    done: list[FeedEntry] = []
+    for entry in entries:
+        site = entry.article.extra.get("wordpress_site")
+        names = entry.article.extra.get("categories") or []
+        if site and names:
+            try:
+                categories = wordpress_categories(str(site), fetch=fetch, cache=store, timeout=settings.timeout,
+                                                  allow_private=settings.allow_private_network)
+            except InputError as exc:
+                log.warning("feed entry tags left out", extra={"url": entry.article.url, "error": str(exc)})
+            else:
+                tags = tuple(n for n in names if n.casefold() not in categories)
+                entry = replace(entry, article=replace(entry.article, tags=tags))
+        done.append(entry)
+    return done
 
 
 def watch_loop(

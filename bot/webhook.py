@@ -22,9 +22,10 @@ answers 200 with the job of the original publication, or ``ignored`` when there 
 post published before crosspost was listening is not news). The job of a Ghost post is also
 remembered under its post id, so an edit that changes the post's URL still finds it.
 
-Nothing here fetches anything. The article's image URL is only stored; the adapters fetch it later
-through :func:`bot.fetch.fetch`, whose guard refuses internal addresses, so a signed payload cannot
-make crosspost reach into the network it runs in.
+Nothing here fetches anything. A WordPress post sent without ``_embed`` names its tags and image by id
+only: the job keeps those lookups and the worker does them. The article's image URL is only stored;
+the adapters fetch it later through :func:`bot.fetch.fetch`, whose guard refuses internal addresses,
+so a signed payload cannot make crosspost reach into the network it runs in.
 
 Store calls block, so they (and parsing, which may chew on a megabyte of HTML) run in Starlette's
 thread pool; the event loop only moves bytes.
@@ -287,7 +288,7 @@ class _Receiver:
         if is_edit:
             return None, False
         job, created = self.store.enqueue(
-            article=article.to_dict(),
+            article=_job_article(article),
             article_key=article.key,
             targets=self.targets,
             run_at=datetime.now(UTC) + self.delay,
@@ -351,6 +352,17 @@ _READERS: dict[str, Callable[[Any], _Parsed]] = {
     "wordpress": _wordpress,
     "generic": _generic,
 }
+
+
+def _job_article(article: Article) -> dict[str, Any]:
+    """The article as a job stores it, with the REST lookups a non-embedded WordPress post still needs:
+    the worker does them (:func:`bot.load.wordpress.resolve_wordpress`), so the hook answers at once."""
+    from bot.load.jsonfmt import WP_PENDING
+
+    stored = article.to_dict()
+    if article.extra.get(WP_PENDING):
+        stored[WP_PENDING] = article.extra[WP_PENDING]
+    return stored
 
 
 def _source_alias(kind: str, article: Article) -> str | None:

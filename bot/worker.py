@@ -121,7 +121,7 @@ class Worker:
         heartbeat.start()
         ready: list[AccountSettings] = []
         try:
-            article = Article.from_dict(job.article)
+            article = self._article(job)
             accounts = select_accounts(self.settings, job.targets)
             if not accounts:
                 error = f"no configured account for targets {', '.join(job.targets)}"
@@ -148,6 +148,22 @@ class Worker:
             self._unreserve(ready)
             beat.set()
             heartbeat.join()
+
+    def _article(self, job: Any) -> Article:
+        """The job's Article; a WordPress post queued without ``_embed`` gets its tags and image here,
+        from the site's REST API (cached in the store), or a warning saying what was left out."""
+        from bot.load.jsonfmt import WP_PENDING
+        from bot.load.wordpress import resolve_wordpress
+
+        article = Article.from_dict(job.article)
+        pending = job.article.get(WP_PENDING)
+        if not pending:
+            return article
+        article = resolve_wordpress(article, pending=pending, cache=self.store, timeout=self.settings.timeout,
+                                    allow_private=self.settings.allow_private_network)
+        for warning in article.extra.get("warnings", ()):
+            log.warning("article_incomplete", extra={"job": job.id, "warning": warning})
+        return article
 
     def _end(self, job: Any, state: str, error: str | None) -> None:
         try:

@@ -23,7 +23,7 @@ from bot.fetch import FetchRefused
 from bot.store import Store, connect
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
-SETTINGS = Settings(allow_private_network=True, timeout=5)
+SETTINGS = Settings(allow_private_network=True, timeout=5, feed_categories_as_tags=True)
 
 
 @dataclass
@@ -222,7 +222,9 @@ def test_article_fields_from_rss_and_atom(feed: FeedServer) -> None:
         image="https://blog.example.com/img/one.jpg",
     )
     for render in (rss, atom):
-        (entry,) = parse_feed(render([item]), feed_url="https://blog.example.com/feed.xml")
+        (plain,) = parse_feed(render([item]), feed_url="https://blog.example.com/feed.xml")
+        assert plain.article.tags == () and plain.article.extra["categories"] == ["Cloud", "AI"]
+        (entry,) = parse_feed(render([item]), feed_url="https://blog.example.com/feed.xml", categories_as_tags=True)
         article = entry.article
         assert article.title == "AT&T <meets> OpenAI"
         assert article.url == "https://blog.example.com/one/"

@@ -56,8 +56,15 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _NOISE = re.compile(
     r"^(?:share|sharing|sharedaddy|sd-sharing\w*|social|related|jp-relatedposts|comments?|comment-respond"
     r"|respond|newsletter|subscribe|cookies?|advert|advertisement|ads?|breadcrumbs?|sidebar"
-    r"|post-navigation|nav-links|author-box|author-bio|skip-link|screen-reader-text)(?:[-_].*)?$"
+    r"|post-navigation|nav-links|author-box|author-bio|skip-link|screen-reader-text"
+    # bylines and post meta ("Posted … by … Tags: …") and WordPress's block-theme comment area
+    r"|byline|entry-meta|entry-footer|post-meta|posted-on|tags-links|cat-links|wp-block-comments?"
+    r"|wp-block-post-(?:terms|date|author|navigation-link|comments\w*))(?:[-_].*)?$"
 )
+_EMOJI_IMG = re.compile(r"^(?:wp-smiley|emoji)$")
+"""``<img class="wp-smiley" alt="🚀">``: WordPress replaces emoji by images; the text keeps the emoji."""
+_CONTENT_CLASSES = ("entry-content", "wp-block-post-content", "post-content", "article-body")
+_SUFFIX_SEPARATORS = (" | ", " - ", " — ", " – ", " · ", " :: ", " » ")
 _NOISE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "dialog"})
 _STRUCTURAL = frozenset({"html", "body", "main", "article"})
 _WS = re.compile(r"\s+")
@@ -101,6 +108,11 @@ def _is_noise(tag: Tag) -> bool:
     return any(_NOISE.match(token) for token in tokens)
 
 
+def _is_emoji(img: Tag) -> bool:
+    alt = _attr(img, "alt").strip()
+    return bool(alt) and len(alt) <= 16 and any(_EMOJI_IMG.match(t) for t in _attr(img, "class").lower().split())
+
+
 class _Collector:
     """Walks a tree and collects text blocks; see the module docstring for what is skipped."""
 
@@ -128,6 +140,9 @@ class _Collector:
             if not isinstance(child, Tag):
                 continue
             name = (child.name or "").lower()
+            if name == "img" and _is_emoji(child):
+                self.buf.append(_attr(child, "alt"))
+                continue
             if name in _DROP or _is_noise(child):
                 continue
             if name == "br":
@@ -232,6 +247,7 @@ class _Page:
     main: Tag | None = None
     h1: Tag | None = None
     lang: str = ""
+    json_alternate: str | None = None
 
     def meta(self, *names: str) -> str | None:
         """The first non-empty ``<meta property|name|itemprop=… content=…>`` among ``names``."""
@@ -256,8 +272,12 @@ def _index(soup: BeautifulSoup) -> _Page:
                 if key:
                     page.metas.setdefault(key, []).append(content)
         elif name == "link":
-            if page.canonical is None and "canonical" in _attr(tag, "rel").lower().split():
+            rels = _attr(tag, "rel").lower().split()
+            if page.canonical is None and "canonical" in rels:
                 page.canonical = _attr(tag, "href").strip() or None
+            kind = _attr(tag, "type").strip().lower()
+            if "alternate" in rels and kind == "application/json" and page.json_alternate is None:
+                page.json_alternate = _attr(tag, "href").strip() or None
         elif name == "base":
             page.base_href = page.base_href or _attr(tag, "href").strip() or None
         elif name == "script":
@@ -308,7 +328,7 @@ def _strip_site_name(title: str, site: str | None) -> str:
     """``Post title | Site`` -> ``Post title`` when ``Site`` is the page's og:site_name."""
     if not site:
         return title
-    for sep in (" | ", " - ", " — ", " – ", " · ", " :: ", " » "):
+    for sep in _SUFFIX_SEPARATORS:
         if title.endswith(sep + site) and len(title) > len(sep + site):
             return title[: -len(sep + site)].strip()
         if title.startswith(site + sep) and len(title) > len(site + sep):
@@ -316,8 +336,55 @@ def _strip_site_name(title: str, site: str | None) -> str:
     return title
 
 
+def _site_name(soup: BeautifulSoup, title: str, h1: str) -> str | None:
+    """The site's name on a page without og:site_name: the home link's text (WordPress themes print it
+    as ``<a rel="home">``), else whatever follows the ``<h1>`` in the ``<title>``."""
+    home = soup.find("a", rel="home")
+    if home is not None:
+        name = inline_text(home.get_text(" "))
+        if name and title.endswith(name):
+            return name
+    for sep in _SUFFIX_SEPARATORS:
+        if h1 and title.startswith(h1 + sep):
+            return title[len(h1 + sep) :].strip() or None
+    return None
+
+
+def _tag_links(root: Tag) -> list[str]:
+    """Names of ``<a rel="tag">`` links, without categories (WordPress marks both ``rel="tag"``)."""
+    names: list[str] = []
+    for link in root.find_all("a", rel="tag"):
+        context = " ".join(_attr(p, "class") for p in [link, *link.parents][:4]).lower()
+        if "categor" in context or "cat-links" in context or "/category/" in _attr(link, "href"):
+            continue
+        names.append(inline_text(link.get_text(" ")))
+    return names
+
+
+def _main_image(root: Tag) -> tuple[str | None, str | None]:
+    """The featured image (WordPress's ``wp-post-image``, a ``…featured-image`` figure), else the first
+    image of the content that is not an emoji; ``(src, alt)``."""
+    for img in root.find_all("img"):
+        context = " ".join(_attr(p, "class") for p in [img, *img.parents][:3]).lower()
+        if "wp-post-image" in context or "featured-image" in context:
+            return _attr(img, "src").strip() or None, inline_text(_attr(img, "alt")) or None
+    for img in root.find_all("img"):
+        if not _is_emoji(img) and _attr(img, "src").strip():
+            return _attr(img, "src").strip(), inline_text(_attr(img, "alt")) or None
+    return None, None
+
+
 def _content_root(soup: BeautifulSoup, page: _Page) -> Tag:
-    """The element holding the article text: the largest visible <article>, else <main>, else <body>."""
+    """The element holding the article text: the largest visible <article>, else <main>, else <body>;
+    inside it, the one post-content element (``entry-content`` and kin) when there is exactly one, so
+    the theme's title, byline and tag list around the text stay out."""
+    root = _outer_root(soup, page)
+    inner = [t for t in root.find_all(class_=list(_CONTENT_CLASSES)) if not _is_noise(t)]
+    inner = [t for t in inner if not any(p in inner for p in t.parents)]
+    return inner[0] if len(inner) == 1 else root
+
+
+def _outer_root(soup: BeautifulSoup, page: _Page) -> Tag:
     from bs4.element import Tag
 
     def hidden(tag: Tag) -> bool:
@@ -346,10 +413,13 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
 
     title = page.meta("og:title", "twitter:title") or inline_text(str(ld.get("headline") or ""))
     if not title and soup.title is not None:
-        title = _strip_site_name(inline_text(soup.title.get_text()), site)
+        full = inline_text(soup.title.get_text())
+        h1 = inline_text(page.h1.get_text(" ")) if page.h1 is not None else ""
+        title = _strip_site_name(full, site or _site_name(soup, full, h1))
     if not title and page.h1 is not None:
         title = inline_text(page.h1.get_text(" "))
 
+    outer = _outer_root(soup, page)
     blocks = blocks_of(_content_root(soup, page))
     if blocks and blocks[0].kind == "heading" and blocks[0].text.casefold() == title.casefold():
         blocks = blocks[1:]
@@ -361,7 +431,7 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
         raise InputError(f"{origin}: no title and no text found in the HTML")
 
     url = http_url(page.canonical or page.meta("og:url") or tidied.canonical, base)
-    tags = page.all("article:tag")
+    tags = page.all("article:tag") or _tag_links(outer)
     if not tags:
         keywords = ld.get("keywords") or page.meta("keywords")
         if isinstance(keywords, str):
@@ -369,10 +439,20 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
         elif isinstance(keywords, list):
             tags = [k for k in keywords if isinstance(k, str)]
     raw_image = page.meta("og:image", "og:image:url", "og:image:secure_url", "twitter:image")
-    image = http_url(raw_image or _ld_image(ld.get("image")), base or url)
+    raw_image = raw_image or _ld_image(ld.get("image"))
+    page_alt = page.meta("og:image:alt", "twitter:image:alt")
+    if not raw_image:
+        raw_image, page_alt = _main_image(outer)
+    image = http_url(raw_image, base or url)
     lang = lang_value(page.lang) or lang_value(page.meta("og:locale")) or lang_value(ld.get("inLanguage"))
     published = page.meta("article:published_time", "datePublished", "date", "dc.date", "dc.date.issued")
+    if not published and not ld.get("datePublished"):
+        stamp = outer.find("time", datetime=True)
+        published = date_value(_attr(stamp, "datetime")) if stamp is not None else None
     extra: dict[str, Any] = {"format": "html", "origin": origin}
+    alternate = http_url(page.json_alternate, base or url)
+    if alternate:
+        extra["json_alternate"] = alternate
     if site:
         extra["site_name"] = site
     modified = page.meta("article:modified_time", "dateModified") or date_value(ld.get("dateModified"))
@@ -385,7 +465,7 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
         body=body_from_blocks(tidied.blocks),
         tags=clean_tags(tags + tidied.hashtags),
         image=image,
-        image_alt=(page.meta("og:image:alt", "twitter:image:alt") if image else None),
+        image_alt=page_alt if image else None,
         lang=lang,
         published_at=published or date_value(ld.get("datePublished")),
         extra=extra,

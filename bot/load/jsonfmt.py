@@ -228,11 +228,56 @@ def _wp_image(post: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+WP_PENDING = "wordpress_pending"
+"""Key (in ``Article.extra`` and in a queued job's article) of the REST lookups a post still needs."""
+
+
+def _wp_ids(value: Any) -> list[int]:
+    items = value if isinstance(value, list) else []
+    return [i for i in items if isinstance(i, int) and not isinstance(i, bool) and i > 0]
+
+
+def _wp_link(post: dict[str, Any], rel: str, taxonomy: str | None = None) -> str | None:
+    """An ``href`` from the post's ``_links`` (``wp:term`` entries are told apart by taxonomy)."""
+    links = _dict(post.get("_links")).get(rel)
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and (taxonomy is None or link.get("taxonomy") == taxonomy):
+            return http_url(link.get("href"))
+    return None
+
+
+def _wp_api_root(post: dict[str, Any]) -> str | None:
+    """``…/wp-json/wp/v2/`` from the post's ``self`` link, for a post whose ``_links`` lack a relation."""
+    own = _wp_link(post, "self")
+    if own and "/wp/v2/" in own:
+        return own[: own.index("/wp/v2/") + len("/wp/v2/")]
+    return None
+
+
+def wordpress_pending(post: dict[str, Any], *, has_tags: bool, has_image: bool) -> dict[str, Any]:
+    """What a default (non-``_embed``) REST post leaves to look up: tag ids and the featured media id,
+    with the REST URLs to ask. Pure: :func:`bot.load.wordpress.resolve_wordpress` does the fetching."""
+    pending: dict[str, Any] = {}
+    root = _wp_api_root(post)
+    tag_ids = _wp_ids(post.get("tags"))
+    if tag_ids and not has_tags:
+        href = _wp_link(post, "wp:term", "post_tag") or (root + "tags" if root else None)
+        if href:
+            pending["tags"] = {"collection": href.split("?", 1)[0], "ids": tag_ids}
+    media = post.get("featured_media")
+    if isinstance(media, int) and not isinstance(media, bool) and media > 0 and not has_image:
+        href = _wp_link(post, "wp:featuredmedia") or (f"{root}media/{media}" if root else None)
+        if href:
+            pending["image"] = {"href": href, "id": media}
+    return pending
+
+
 def from_wordpress(post: dict[str, Any], *, origin: str = "WordPress post") -> Article:
     """An Article from a WordPress REST post object (``/wp-json/wp/v2/posts/<id>?_embed``).
 
     Entities decode (``&#8217;`` -> ``’``); tags come from the embedded ``post_tag`` terms or a
-    ``tag_names`` field; the excerpt loses WordPress's ``[…]`` and "Continue reading" link. A Yoast
+    ``tag_names`` field (a post without either records in ``extra[WP_PENDING]`` what
+    :mod:`bot.load.wordpress` must look up); the excerpt loses WordPress's ``[…]`` and "Continue reading" link. A Yoast
     ``canonical`` (set when the post is republished from elsewhere) wins over ``link``.
     """
     if not isinstance(post, dict):
@@ -259,6 +304,9 @@ def from_wordpress(post: dict[str, Any], *, origin: str = "WordPress post") -> A
             extra[key] = post[key]
     if terms.get("category"):
         extra["categories"] = terms["category"]
+    pending = wordpress_pending(post, has_tags=bool(tags), has_image=image is not None)
+    if pending:
+        extra[WP_PENDING] = pending
     post_id = post.get("id")
     if not title and not tidied.blocks and not excerpt:
         raise InputError(f"{origin}: WordPress post has no title, excerpt or content")
