@@ -13,7 +13,9 @@ class Article:
 
     ``tags`` are the article's own tag names as written (not yet hashtags); ``body`` is plain text with
     paragraphs separated by blank lines; ``url`` is the canonical link (``None`` when the source had
-    none -- the CLI then requires ``--url``).
+    none -- the CLI then requires ``--url``). ``status`` is what the source says of its publication, in
+    one word (``published``, ``draft``, ``scheduled``, ``private``, ``trashed``…, see
+    :func:`bot.policy.publication_state`), None when it says nothing; :mod:`bot.policy` judges it.
     """
 
     title: str = ""
@@ -27,6 +29,7 @@ class Article:
     published_at: str | None = None
     source_id: str | None = None
     thread: bool | None = None
+    status: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

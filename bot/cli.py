@@ -58,6 +58,8 @@ def _post_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, metavar="FILE", help="crosspost.toml (default: ./crosspost.toml)")
     p.add_argument("--format", choices=("text", "markdown", "html", "json"), help="force the input format")
     p.add_argument("--force", action="store_true", help="post again even where the article is already out")
+    p.add_argument("--publish-draft", action="store_true",
+                   help="post even though the source marks the article unpublished (draft, scheduled, private…)")
     return p
 
 
@@ -131,22 +133,15 @@ def run_post(options: argparse.Namespace) -> int:
 
     from bot.compose import compose
     from bot.config import load_settings
+    from bot.policy import PUBLISH_DRAFT_FLAG, check_option_url, check_publishable, unpublished_reason
     from bot.rules import parse_platforms
 
     platforms = parse_platforms(options.platform)
     settings = load_settings(config_file=options.config, templates_dir=options.templates)
-    if options.url is not None:
-        _check_url(options.url)
+    check_option_url(options.url)
     article = load_input(options, allow_private=settings.allow_private_network, timeout=settings.timeout)
-    if not article.url:
-        raise UsageError(
-            f"{options.article}: the article has no canonical link; pass --url URL "
-            "(crosspost only posts with the canonical link)"
-        )
-
-    unpublished = _unpublished(article)
-    if unpublished and not options.dry_run and not options.force:
-        raise UsageError(f"{options.article}: the article is {unpublished}; publish it first or pass --force")
+    # A dry run posts nothing, so it may preview a draft; the link must be valid all the same.
+    check_publishable(article, allow_draft=options.publish_draft or options.dry_run, origin=options.article)
 
     if options.dry_run:
         from bot.fediverse import dry_run_options
@@ -171,9 +166,11 @@ def run_post(options: argparse.Namespace) -> int:
             for store in stores:
                 store.close()
         plan = compose(article, targets, templates_dir=settings.templates_dir)
-        refused = f"the article is {unpublished}" if unpublished and not options.force else None
+        unpublished = unpublished_reason(article)
+        refused = unpublished if unpublished and not options.publish_draft else None
         if refused:
-            print(f"note: a real run would refuse this: {refused}; publish it first or pass --force", file=sys.stderr)
+            print(f"note: a real run would refuse this: {refused}; publish it first or pass {PUBLISH_DRAFT_FLAG}",
+                  file=sys.stderr)
         if options.json:
             print(json.dumps({**plan.to_json(), **({"refused": refused} if refused else {})}, ensure_ascii=False,
                              indent=2))
@@ -185,25 +182,6 @@ def run_post(options: argparse.Namespace) -> int:
 
     return run_publish(article, settings, platforms, thread=options.thread, force=options.force,
                        as_json=options.json)
-
-
-def _unpublished(article: Any) -> str | None:
-    """Why the CMS says this is not public yet (a draft, a scheduled post), or None."""
-    extra = article.extra
-    if extra.get("draft") in (True, "true", "yes"):
-        return "a draft (front matter draft: true)"
-    status = str(extra.get("status") or "publish").lower()
-    if status not in ("publish", "published", "public"):
-        return f"not published (status {status!r})"
-    return None
-
-
-def _check_url(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--url {url!r} is not an http(s) URL")
 
 
 def render_plan(plan: Any) -> str:

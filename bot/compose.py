@@ -24,6 +24,7 @@ import regex
 from bot import mentions, text
 from bot.article import Article
 from bot.errors import ConfigError, InputError
+from bot.policy import validate_canonical_url
 from bot.rules import RULES, PlatformRules
 
 ELLIPSIS = "…"
@@ -455,8 +456,8 @@ def compose_platform(
 
         rules = with_server_rule(rules, options.counting)
     render = _template(str(templates_dir or default_templates_dir()), platform)
-    if not article.url and options.link != "omit":
-        raise InputError("the article has no canonical link: pass --url URL")
+    if options.link != "omit":
+        validate_canonical_url(article.url)
     url = with_utm(article.url, options.utm) if article.url else ""
     shown = text.shorten_url_for_display(url) if (url and rules.shortens_links) else url
     links = [(shown, url)] if rules.shortens_links and url else []

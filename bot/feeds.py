@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import bot.fetch
 from bot.article import Article
 from bot.errors import ConfigError, CrosspostError, InputError
+from bot.policy import check_publishable, publication_state
 from bot.store import Store
 
 MAX_FEED_BYTES = 5 * 1024 * 1024
@@ -189,6 +190,7 @@ def _entry(raw: Any, position: int, base: str, lang: str | None, categories_as_t
         lang=lang,
         published_at=datetime.fromtimestamp(published, UTC).isoformat() if published is not None else None,
         source_id=entry_id,
+        status=publication_state(status=raw.get("wp_status")),  # a WordPress export (WXR) says it
         extra={"format": "feed", "categories": list(clean_tags(names))},
     )
     keys: list[str] = []
@@ -253,7 +255,8 @@ def poll_feed(
     """Fetch ``feed_url`` once and queue a job per new entry; see the module docstring for the rules.
 
     ``targets`` defaults to every configured platform. Jobs run at now + ``delay_seconds``, oldest
-    entry first. Entries without a link are marked seen but not queued (a post needs a URL). Raises
+    entry first. Entries the publishing policy refuses (no valid link, not published) are marked seen but
+    not queued, with a warning. Raises
     InputError when the feed cannot be fetched or parsed, StoreError when the database fails; a poll
     that fails part-way is safe to repeat (enqueueing is deduplicated by article key).
     """
@@ -286,9 +289,12 @@ def poll_feed(
     queued: list[int] = []
     for entry in reversed(to_queue):  # oldest first, so the queue posts them in publication order
         article = entry.article
-        if article.url is None:
+        try:
+            check_publishable(article)
+        except InputError as exc:  # marked seen: the same refusal is not logged again at every poll
             log.warning(
-                "feed entry without a link not queued", extra={"feed": feed_url, "title": article.title}
+                "feed entry not queued",
+                extra={"feed": feed_url, "title": article.title, "reason": str(exc)},
             )
             store.feed_mark(feed_url, list(entry.keys))
             continue

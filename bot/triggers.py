@@ -108,6 +108,8 @@ def schedule(argv: Sequence[str]) -> int:
     p.add_argument("--in", dest="in_", metavar="DURATION", help="from now: 90s, 15m, 2h, 1d")
     p.add_argument("--platform", help="only these platforms (comma-separated)")
     p.add_argument("--url", help="the canonical link (overrides the article's)")
+    p.add_argument("--publish-draft", action="store_true",
+                   help="queue it even though the source marks it unpublished (draft, scheduled, private…)")
     p.add_argument("--tag", action="append", default=[])
     p.add_argument("--thread", action="store_true")
     p.add_argument("--format", choices=("text", "markdown", "html", "json"))
@@ -117,17 +119,19 @@ def schedule(argv: Sequence[str]) -> int:
     from dataclasses import replace
 
     from bot.load import load_article
+    from bot.policy import PUBLISH_DRAFT_KEY, check_option_url, check_publishable
 
+    check_option_url(args.url)
     settings, store = _open()
     try:
         targets = _targets(settings, args.platform)
         article = load_article(args.article, fmt=args.format, allow_private=settings.allow_private_network)
         article = article.with_overrides(url=args.url, extra_tags=tuple(args.tag))
-        if not article.url:
-            raise UsageError(f"{args.article}: the article has no canonical link; pass --url URL")
+        check_publishable(article, allow_draft=args.publish_draft, origin=args.article)
         if args.thread:
             article = replace(article, thread=True)
-        job, _ = store.enqueue(article=article.to_dict(), article_key=article.key, targets=targets, run_at=run_at)
+        snapshot = {**article.to_dict(), **({PUBLISH_DRAFT_KEY: True} if args.publish_draft else {})}
+        job, _ = store.enqueue(article=snapshot, article_key=article.key, targets=targets, run_at=run_at)
     finally:
         store.close()
     if args.json:

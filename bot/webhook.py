@@ -12,11 +12,16 @@ Endpoints (the OpenAPI 3.0 document below, served at ``GET /openapi.json``, is t
 What a hook does, in order: refuse a body over 1 MiB (413, from Content-Length and again while
 reading, never reading more than 1 MiB + 1 bytes), a content type other than JSON (415), a bad or
 stale signature (401, see :mod:`bot.signatures`); parse the JSON into an Article with the loaders of
-:mod:`bot.load` (400 with the reason for anything unusable, never a 500); then commit a job to the
-store *before* answering 202 ``{"job", "state", "run_at", "article_key"}``. The job's dedupe key is the
+:mod:`bot.load` (400 with the reason for anything unusable, never a 500); apply the publishing policy
+of :mod:`bot.policy`: an article its source says is not published (Ghost ``status`` other than
+``published``, WordPress ``status`` other than ``publish``, generic ``status``/``draft``) is answered
+200 ``{"ignored": reason, "cancelled": [...]}`` and its queued jobs are cancelled, one without a valid
+canonical link 422; then commit a job to the store *before* answering 202 ``{"job", "state", "run_at",
+"article_key"}``. The job's dedupe key is the
 article key, so a CMS retry or a second delivery answers 200 with the job that already exists.
 
-Ghost specifics: events other than ``post.published`` / ``page.published`` (and their ``.edited``
+Ghost specifics: ``post.unpublished`` / ``post.deleted`` (and the ``page.`` forms) cancel the post's
+queued job; other events than ``post.published`` / ``page.published`` (and their ``.edited``
 forms) are acknowledged with 200 ``{"ignored": …}``; an ``.edited`` event never queues anything: it
 answers 200 with the job of the original publication, or ``ignored`` when there is none (an edit of a
 post published before crosspost was listening is not news). The job of a Ghost post is also
@@ -52,6 +57,7 @@ from starlette.routing import Route
 from bot.article import Article
 from bot.errors import ConfigError, InputError
 from bot.feeds import queue_targets
+from bot.policy import BadCanonicalLink, check_publishable, publication_state, unpublished_reason
 from bot.signatures import (
     GHOST_HEADER,
     SIGNATURE_HEADER,
@@ -72,6 +78,8 @@ INSECURE_ENV = "CROSSPOST_WEBHOOK_INSECURE"
 GHOST_PUBLISH_EVENTS = frozenset(
     {"post.published", "post.published.edited", "page.published", "page.published.edited"}
 )
+GHOST_WITHDRAW_EVENTS = frozenset({"post.unpublished", "post.deleted", "page.unpublished", "page.deleted"})
+"""Ghost events that take a post back: its queued job is cancelled."""
 _MAX_JOB_ID = 2**63 - 1  # larger ids cannot exist (BIGINT / SQLite INTEGER); asking must not crash
 
 if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed here
@@ -152,6 +160,7 @@ class _Parsed:
     article: Article | None  # None: acknowledged but ignored (``ignored`` says why)
     ignored: str | None = None
     is_edit: bool = False
+    withdrawn: bool = False  # the CMS took the article back: cancel its queued job, post nothing
 
 
 def _ghost(data: Any) -> _Parsed:
@@ -161,14 +170,32 @@ def _ghost(data: Any) -> _Parsed:
     if not isinstance(post, dict):
         raise _Reject(400, 'not a Ghost webhook payload: expected {"post": {"current": {...}}}')
     event = data.get("event")
+    if isinstance(event, str) and event in GHOST_WITHDRAW_EVENTS:
+        return _Parsed(_ghost_withdrawn(post, event), f"Ghost {event}: nothing to post", withdrawn=True)
     if isinstance(event, str) and event not in GHOST_PUBLISH_EVENTS:
         return _Parsed(None, f"Ghost event {event!r} is not a publish event; nothing to post")
-    current = post.get("current")
-    status = current.get("status") if isinstance(current, dict) else None
-    if isinstance(status, str) and status != "published":
-        return _Parsed(None, f"Ghost post status is {status!r}, not 'published'; nothing to post")
     article = from_ghost(data, origin="Ghost payload")
     return _Parsed(article, is_edit=isinstance(event, str) and event.endswith(".edited"))
+
+
+def _ghost_withdrawn(post: dict[str, Any], event: str) -> Article:
+    """Enough of an unpublished or deleted Ghost post to find its job: link, post id, state.
+
+    An unpublished post comes in ``current`` (its ``url`` now a /p/<uuid>/ preview on the same host); a
+    deleted one has an empty ``current`` and the post in ``previous``.
+    """
+    from bot.load.common import http_url
+
+    current, previous = post.get("current"), post.get("previous")
+    source = current if isinstance(current, dict) and current else previous
+    source = source if isinstance(source, dict) else {}
+    post_id = source.get("id")
+    state = "trashed" if event.endswith(".deleted") else publication_state(status=source.get("status"))
+    return Article(
+        url=http_url(source.get("canonical_url")) or http_url(source.get("url")),
+        source_id=f"ghost:{post_id}" if isinstance(post_id, str) and post_id else None,
+        status=state or "draft",
+    )
 
 
 def _wordpress(data: Any) -> _Parsed:
@@ -176,9 +203,6 @@ def _wordpress(data: Any) -> _Parsed:
 
     if not isinstance(data, dict):
         raise _Reject(400, f"not a WordPress post: expected a JSON object, got {type(data).__name__}")
-    status = data.get("status")
-    if isinstance(status, str) and status != "publish":
-        return _Parsed(None, f"WordPress post status is {status!r}, not 'publish'; nothing to post")
     return _Parsed(from_wordpress(data, origin="WordPress payload"))
 
 
@@ -238,6 +262,8 @@ class _Receiver:
             parsed = _READERS[kind](_parse_json(body))
         except _Reject as exc:
             return _Outcome(exc.status, {"error": exc.message})
+        except BadCanonicalLink as exc:
+            return _Outcome(422, {"error": str(exc)})
         except InputError as exc:
             return _Outcome(400, {"error": str(exc)})
         except Exception as exc:  # a loader bug on odd input is still the input's fault to the sender
@@ -247,14 +273,14 @@ class _Receiver:
             log.info("webhook ignored", extra={"hook": kind, "reason": parsed.ignored})
             return _Outcome(200, {"ignored": parsed.ignored})
         article = parsed.article
-        if not article.url:
-            return _Outcome(
-                400,
-                {
-                    "error": f"the article has no url: crosspost needs its canonical http(s) URL "
-                    f"({_URL_FIELDS[kind]}) to link to it"
-                },
-            )
+        withdrawn = parsed.ignored if parsed.withdrawn else unpublished_reason(article)
+        if withdrawn is not None:
+            return self.withdraw(kind, article, f"{withdrawn}; nothing to post")
+        try:
+            check_publishable(article)
+        except BadCanonicalLink as exc:
+            log.warning("webhook article refused", extra={"hook": kind, "reason": str(exc)})
+            return _Outcome(422, {"error": f"{exc} (from {_URL_FIELDS[kind]})"})
         try:
             _check_storable(article)
         except _Reject as exc:
@@ -275,6 +301,17 @@ class _Receiver:
         if created:
             return _Outcome(202, _job_reply(job), {"Location": f"/jobs/{job.id}"})
         return _Outcome(200, _job_reply(job))
+
+    def withdraw(self, kind: str, article: Article, reason: str) -> _Outcome:
+        """The source says the article is not (or no longer) published: cancel its queued jobs, answer
+        200 ``{"ignored": reason, "cancelled": [job ids]}``. A job already running is not stopped."""
+        try:
+            cancelled = cancel_queued_jobs(self.store, article)
+        except StoreError as exc:
+            log.error("webhook could not cancel jobs", extra={"hook": kind, "error": str(exc)})
+            return _Outcome(503, {"error": "the job store is unavailable; retry later"}, {"Retry-After": "30"})
+        log.info("webhook ignored", extra={"hook": kind, "reason": reason, "cancelled": cancelled})
+        return _Outcome(200, {"ignored": reason, "cancelled": cancelled})
 
     def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
         """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
@@ -363,6 +400,38 @@ def _job_article(article: Article) -> dict[str, Any]:
     if article.extra.get(WP_PENDING):
         stored[WP_PENDING] = article.extra[WP_PENDING]
     return stored
+
+
+def _host(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).netloc.lower() or None
+    except ValueError:
+        return None
+
+
+def cancel_queued_jobs(store: Store, article: Article) -> list[int]:
+    """Cancel the queued jobs of ``article``; returns their ids.
+
+    A job is the article's when it has the same article key (the canonical link's hash, also the
+    webhook's dedupe key), or the same source post id (``ghost:<id>``, ``wp:<id>``) on the same host:
+    a post taken back to draft no longer has its public link (Ghost: /p/<uuid>/, WordPress: /?p=<id>).
+    """
+    host = _host(article.url)
+    cancelled: list[int] = []
+    for job in store.list_jobs():
+        if job.state != "queued":
+            continue
+        same_post = (
+            article.source_id is not None
+            and job.article.get("source_id") == article.source_id
+            and host is not None
+            and _host(job.article.get("url")) == host
+        )
+        if (job.article_key == article.key or same_post) and store.cancel(job.id):
+            cancelled.append(job.id)
+    return cancelled
 
 
 def _source_alias(kind: str, article: Article) -> str | None:
@@ -466,11 +535,13 @@ def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
-        400: "Malformed JSON, not a recognisable payload, or an article without a URL.",
+        400: "Malformed JSON, or not a recognisable payload.",
         401: "Missing, wrong or stale signature (or bearer token).",
         404: "No such job.",
         413: "Body over 1 MiB.",
         415: "Content-Type is not application/json.",
+        422: "The article has no valid canonical link (an absolute http(s) URL with a valid host, no "
+        "whitespace or control characters, at most 2,048 characters): nothing is queued.",
         503: "The job store is unavailable; retry later.",
     }
     return {str(s): {"description": reasons[s], "content": _json_content(_ref("Error"))} for s in statuses}
@@ -490,10 +561,13 @@ def _hook(summary: str, schema: str, headers: list[dict[str, Any]]) -> dict[str,
                     "content": _json_content(_ref("Queued")),
                 },
                 "200": {
-                    "description": "Already queued (a retry or an edit): the existing job; or ignored.",
+                    "description": "Already queued (a retry or an edit): the existing job; or ignored: "
+                    "an event that is not a publication, or an article its source says is not published "
+                    "(draft, scheduled, private, pending, trashed; an unpublish or delete event), whose "
+                    "queued jobs are then cancelled (``cancelled``). Nothing is queued.",
                     "content": _json_content({"anyOf": [_ref("Queued"), _ref("Ignored")]}),
                 },
-                **_errors(400, 401, 413, 415, 503),
+                **_errors(400, 401, 413, 415, 422, 503),
             },
         }
     }
@@ -606,7 +680,14 @@ OPENAPI: dict[str, Any] = {
             "Ignored": {
                 "type": "object",
                 "required": ["ignored"],
-                "properties": {"ignored": {"type": "string"}},
+                "properties": {
+                    "ignored": {"type": "string", "description": "Why nothing was queued."},
+                    "cancelled": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "description": "Queued jobs of this article now cancelled (the source took it back).",
+                    },
+                },
             },
             "Health": {
                 "type": "object",

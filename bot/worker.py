@@ -32,6 +32,7 @@ from bot.article import Article
 from bot.config import Settings
 from bot.errors import CrosspostError
 from bot.logs import get_logger
+from bot.policy import check_publishable, job_allows_draft
 from bot.publish import ALREADY, DEFERRED, PUBLISHED, Publisher, TargetResult, pace_key
 
 log = get_logger("crosspost.worker")
@@ -122,6 +123,8 @@ class Worker:
         ready: list[AccountSettings] = []
         try:
             article = self._article(job)
+            # Again, on the stored article: the policy may have changed, or the job was queued around it.
+            check_publishable(article, allow_draft=job_allows_draft(job.article))
             accounts = select_accounts(self.settings, job.targets)
             if not accounts:
                 error = f"no configured account for targets {', '.join(job.targets)}"

@@ -207,9 +207,10 @@ def test_stdin_article() -> None:
     assert post.startswith("From stdin") and "#Unix" in post
 
 
-def test_draft_is_not_published_without_force(tmp_path: Path) -> None:
-    """A front-matter draft is refused for publishing (exit 2) but can be dry-run."""
+def test_draft_is_not_published_even_with_force(tmp_path: Path) -> None:
+    """A front-matter draft is refused for publishing (exit 2), --force does not change that; a dry run shows it."""
     path = tmp_path / "draft.md"
     path.write_text("---\ntitle: Not yet\nurl: https://example.com/n\ndraft: true\n---\nBody.\n", encoding="utf-8")
-    assert_one_line_error(run(str(path)), "draft")
+    assert_one_line_error(run(str(path)), "draft", "--publish-draft")
+    assert_one_line_error(run(str(path), "--force"), "draft")
     assert run(str(path), "--dry-run").returncode == 0

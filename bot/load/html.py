@@ -32,6 +32,7 @@ from bot.load.common import (
     lead_paragraph,
     tidy_blocks,
 )
+from bot.policy import publication_state
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -316,6 +317,11 @@ def _json_ld(scripts: list[str]) -> dict[str, Any]:
     return {}
 
 
+def _ld_status(value: Any) -> str | None:
+    """JSON-LD ``creativeWorkStatus``: ``"Draft"``, or written as a schema.org URL."""
+    return value.rstrip("/").rsplit("/", 1)[-1] if isinstance(value, str) else None
+
+
 def _ld_image(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -468,5 +474,6 @@ def parse_html(text: str, *, origin: str, base_url: str | None = None) -> Articl
         image_alt=page_alt if image else None,
         lang=lang,
         published_at=published or date_value(ld.get("datePublished")),
+        status=publication_state(status=_ld_status(ld.get("creativeWorkStatus"))),
         extra=extra,
     )

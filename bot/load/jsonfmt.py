@@ -28,6 +28,7 @@ from bot.load.common import (
 )
 from bot.load.html import fragment_blocks, fragment_text
 from bot.load.plaintext import text_blocks
+from bot.policy import BadCanonicalLink, publication_state
 
 _GHOST_BODY_KEYS = frozenset({"html", "plaintext", "lexical", "mobiledoc"})
 # html-to-text, which Ghost uses to make `plaintext`, writes links as "text [https://…]".
@@ -193,6 +194,7 @@ def from_ghost(payload: dict[str, Any], *, origin: str = "Ghost payload") -> Art
         lang=lang_value(post.get("lang") or post.get("locale")),
         published_at=date_value(post.get("published_at")),
         source_id=f"ghost:{post_id}" if post_id not in (None, "") else None,
+        status=publication_state(status=post.get("status")),
         extra=extra,
     )
 
@@ -321,6 +323,7 @@ def from_wordpress(post: dict[str, Any], *, origin: str = "WordPress post") -> A
         lang=lang_value(post.get("lang")) or lang_value(yoast.get("og_locale")),
         published_at=published,
         source_id=f"wp:{post_id}" if post_id not in (None, "") else None,
+        status=publication_state(status=post.get("status")),
         extra=extra,
     )
 
@@ -331,7 +334,7 @@ _GENERIC_KEYS = frozenset(
     {
         "title", "url", "link", "canonical_url", "summary", "description", "excerpt", "tags", "body",
         "text", "content", "html", "image", "image_url", "image_alt", "lang", "published_at", "date",
-        "source_id", "thread",
+        "source_id", "thread", "status",
     }
 )  # fmt: skip
 
@@ -360,7 +363,7 @@ def from_generic(obj: dict[str, Any], *, origin: str = "JSON article") -> Articl
     raw_url = str_value(_pick(obj, "url", "canonical_url", "link"), "url", origin).strip()
     url = http_url(raw_url)
     if raw_url and url is None:
-        raise InputError(f"{origin}: 'url' must be an absolute http(s) URL, not {raw_url!r}")
+        raise BadCanonicalLink(f"{origin}: 'url' must be an absolute http(s) URL, not {raw_url!r}")
     image = http_url(str_value(_pick(obj, "image", "image_url"), "image", origin))
     title = inline_text(str_value(obj.get("title"), "title", origin))
     summary = inline_text(str_value(_pick(obj, "summary", "description", "excerpt"), "summary", origin))
@@ -381,5 +384,6 @@ def from_generic(obj: dict[str, Any], *, origin: str = "JSON article") -> Articl
         published_at=date_value(_pick(obj, "published_at", "date")),
         source_id=str(source_id) if isinstance(source_id, str | int) and source_id != "" else None,
         thread=bool_value(obj.get("thread"), "thread", origin),
+        status=publication_state(status=obj.get("status"), draft=obj.get("draft"), published=obj.get("published")),
         extra=extra,
     )

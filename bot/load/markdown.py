@@ -27,6 +27,7 @@ from bot.load.common import (
     tags_value,
     tidy_blocks,
 )
+from bot.policy import publication_state
 
 # ---------------------------------------------------------------------------- front matter
 
@@ -373,5 +374,6 @@ def parse_markdown(text: str, *, origin: str, base_url: str | None = None) -> Ar
         lang=lang_value(_first(meta, "lang", "language", "locale")),
         published_at=date_value(_first(meta, "date", "published", "publishDate", "published_at", "pubDate")),
         thread=bool_value(meta.get("thread"), "thread", origin),
+        status=publication_state(status=meta.get("status"), draft=meta.get("draft"), published=meta.get("published")),
         extra=extra,
     )
