@@ -286,7 +286,7 @@ def test_json_refusal_prints_an_error_object(tmp_path: Path) -> None:
     proc = _cli(str(FIXTURES / "post-draft-embed.json"), "--json", cwd=tmp_path)
     assert proc.returncode == 2
     reply = json.loads(proc.stdout)
-    assert reply["code"] == 2 and "not published (status 'draft')" in reply["error"]
+    assert reply["code"] == 2 and "not published (its source says 'draft')" in reply["error"]
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
     missing = _cli(str(tmp_path / "nope.md"), "--json", cwd=tmp_path)
     assert json.loads(missing.stdout) == {"error": f"{tmp_path / 'nope.md'}: no such file", "code": 2}
@@ -297,6 +297,6 @@ def test_draft_dry_run_says_a_real_run_would_refuse(tmp_path: Path) -> None:
     """The dry run of a draft still shows the posts, and says that a real run would refuse it."""
     proc = _cli(str(FIXTURES / "post-draft-embed.json"), "--dry-run", "--json", "--platform", "mastodon", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "note: a real run would refuse this: the article is not published (status 'draft')" in proc.stderr
+    assert "note: a real run would refuse this: the article is not published (its source says 'draft')" in proc.stderr
     plan = json.loads(proc.stdout)
-    assert plan["refused"] == "the article is not published (status 'draft')" and plan["platforms"]
+    assert plan["refused"] == "the article is not published (its source says 'draft')" and plan["platforms"]
