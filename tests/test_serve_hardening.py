@@ -262,3 +262,19 @@ def test_busy_port_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == f"error: 127.0.0.1:{port} is already in use (another crosspost serve?); pass --port\n"
     assert done.stdout == ""
+
+
+def test_every_serve_setting_is_documented(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each variable `crosspost serve` reads is in .env.example, the README and `serve --help`."""
+    import bot.server
+    from bot.cli import main
+
+    names = {value for name, value in vars(bot.server).items() if name.endswith("_ENV")}
+    assert len(names) == 8
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    documents = {"serve --help": capsys.readouterr().out,
+                 ".env.example": (ROOT / ".env.example").read_text("utf-8"),
+                 "README.md": (ROOT / "README.md").read_text("utf-8")}
+    for where, text in documents.items():
+        assert not [name for name in names if name not in text], where
