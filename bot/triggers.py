@@ -257,44 +257,81 @@ def worker(argv: Sequence[str]) -> int:
     return 0
 
 
+_SERVE_EPILOG = """\
+signatures:
+  POST /hooks/ghost       X-Ghost-Signature: sha256=<HMAC-SHA256(body + t)>, t=<ms>   (Ghost's own scheme)
+  POST /hooks/wordpress   X-Crosspost-Signature: sha256=<HMAC-SHA256(timestamp "." body)>
+  POST /hooks/generic       + X-Crosspost-Timestamp: <seconds>, at most 5 minutes off
+  GET  /jobs/{id}         Authorization: Bearer <CROSSPOST_API_TOKEN>  (404 when the token is not set)
+  GET  /healthz, GET /openapi.json   no authentication
+
+environment:
+  CROSSPOST_WEBHOOK_SECRET           the HMAC secret shared with the CMS (required)
+  CROSSPOST_WEBHOOK_INSECURE=1       accept unsigned requests instead (development only; refused
+                                     together with a secret)
+  CROSSPOST_WEBHOOK_DELAY=0          seconds between a publish event and posting
+  CROSSPOST_API_TOKEN                read token for GET /jobs, different from the secret
+  CROSSPOST_WEBHOOK_HEADER_TIMEOUT=10  seconds a client has to send its request headers
+  CROSSPOST_WEBHOOK_BODY_TIMEOUT=30    seconds for the whole body once the headers are in (408)
+  CROSSPOST_WEBHOOK_IDLE_TIMEOUT=5     seconds an idle keep-alive connection stays open
+  CROSSPOST_WEBHOOK_MAX_CONNECTIONS=100  connections at once; more are answered 503 and closed
+  DATABASE_URL, platform credentials: as for every command (see .env.example)
+
+examples:
+  CROSSPOST_WEBHOOK_SECRET=... crosspost serve
+  crosspost serve --host 0.0.0.0 --port 9000 --no-worker      # and crosspost worker elsewhere
+"""
+
+
 def serve(argv: Sequence[str]) -> int:
-    """``crosspost serve [--host] [--port] [--no-worker]``: the signed publish webhook (and a worker)."""
+    """``crosspost serve [--host] [--port] [--no-worker]``: the signed publish webhook (and a worker).
+
+    Everything is checked before the server starts (environment, then the port, bound here so a busy
+    one is one line); then uvicorn serves on that socket with the limits of :mod:`bot.server`.
+    """
+    import argparse
     import os
 
-    p = Parser(prog="crosspost serve", description="Serve the publish webhooks; also run a worker unless told not to.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--no-worker", action="store_true")
-    p.add_argument("--platform", help="targets for webhook jobs (default: all configured)")
+    p = Parser(prog="crosspost serve", epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="Serve the publish webhooks; also run a worker unless told not to.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)")
+    p.add_argument("--port", type=int, default=8080, help="TCP port, 1-65535 (default 8080)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="only queue jobs; run them with crosspost worker (default: a worker runs here too)")
+    p.add_argument("--platform", help="targets for webhook jobs, comma-separated (default: all configured)")
     args = p.parse_args(argv)
-    setup_logging("INFO")
-    import uvicorn
+    from bot.server import ServeEnv, listen, run_server
 
-    from bot.webhook import create_app
-    from bot.worker import Worker
-
-    settings, store = _open()
-    secret = os.environ.get("CROSSPOST_WEBHOOK_SECRET") or None
-    insecure = os.environ.get("CROSSPOST_WEBHOOK_INSECURE", "").lower() in {"1", "true", "yes"}
-    delay = float(os.environ.get("CROSSPOST_WEBHOOK_DELAY", "0") or 0)
-    app = create_app(settings, store, secret=secret, insecure=insecure, delay_seconds=delay,
-                     targets=_targets(settings, args.platform))
-    background: Worker | None = None
-    thread: threading.Thread | None = None
-    if not args.no_worker:
-        background = Worker(settings, store)
-        thread = threading.Thread(target=background.run, name="worker", daemon=True)
-        thread.start()
+    env = ServeEnv.read(os.environ)
+    sock = listen(args.host, args.port)
     try:
-        # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal with the handler
-        # it found: make that ours, so a normal stop exits 0 after the worker has finished its jobs.
-        _stop_on_signals(threading.Event())
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        setup_logging("INFO")
+        from bot.webhook import create_app
+        from bot.worker import Worker
+
+        settings, store = _open()
+        background: Worker | None = None
+        thread: threading.Thread | None = None
+        try:
+            app = create_app(settings, store, secret=env.secret, insecure=env.insecure,
+                             delay_seconds=env.delay_seconds, targets=_targets(settings, args.platform),
+                             api_token=env.api_token, body_timeout=env.limits.body_timeout)
+            if not args.no_worker:
+                background = Worker(settings, store)
+                thread = threading.Thread(target=background.run, name="worker", daemon=True)
+                thread.start()
+            # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal with the handler
+            # it found: make that ours, so a normal stop exits 0 after the worker has finished its jobs.
+            _stop_on_signals(threading.Event())
+            run_server(app, sock, env.limits)
+        finally:
+            if background is not None and thread is not None:
+                background.stop.set()
+                thread.join(timeout=30)
+            store.close()
     finally:
-        if background is not None and thread is not None:
-            background.stop.set()
-            thread.join(timeout=30)
-        store.close()
+        sock.close()
     return 0
 
 

@@ -5,12 +5,13 @@ Endpoints (the OpenAPI 3.0 document below, served at ``GET /openapi.json``, is t
     POST /hooks/ghost       Ghost post.published / post.published.edited   X-Ghost-Signature
     POST /hooks/wordpress   a WordPress REST post object                    X-Crosspost-Signature + -Timestamp
     POST /hooks/generic     {title, url, summary, tags, body, image}        X-Crosspost-Signature + -Timestamp
-    GET  /jobs/{id}         the job as JSON (Authorization: Bearer <secret> when a secret is set)
+    GET  /jobs/{id}         the job as JSON (Authorization: Bearer <CROSSPOST_API_TOKEN>; 404 when unset)
     GET  /healthz           {"ok": true, "database": "ok"} once the store answers
     GET  /openapi.json      this API, described
 
 What a hook does, in order: refuse a body over 1 MiB (413, from Content-Length and again while
-reading, never reading more than 1 MiB + 1 bytes), a content type other than JSON (415), a bad or
+reading, never reading more than 1 MiB + 1 bytes), a body not complete within ``body_timeout``
+seconds of the headers (408, and the connection is closed), a content type other than JSON (415), a bad or
 stale signature (401, see :mod:`bot.signatures`); parse the JSON into an Article with the loaders of
 :mod:`bot.load` (400 with the reason for anything unusable, never a 500); apply the publishing policy
 of :mod:`bot.policy`: an article its source says is not published (Ghost ``status`` other than
@@ -27,6 +28,10 @@ answers 200 with the job of the original publication, or ``ignored`` when there 
 post published before crosspost was listening is not news). The job of a Ghost post is also
 remembered under its post id, so an edit that changes the post's URL still finds it.
 
+``GET /jobs/{id}`` has its own read token, ``CROSSPOST_API_TOKEN``, never the signing secret: the
+secret is shared with the CMS and signs; a token that only reads can be handed to a dashboard. Without
+a token the endpoint is off and answers 404 saying so (not 401: no credential would help).
+
 Nothing here fetches anything. A WordPress post sent without ``_embed`` names its tags and image by id
 only: the job keeps those lookups and the worker does them. The article's image URL is only stored;
 the adapters fetch it later through :func:`bot.fetch.fetch`, whose guard refuses internal addresses,
@@ -38,6 +43,7 @@ thread pool; the event loop only moves bytes.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -50,7 +56,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -74,6 +80,9 @@ MAX_BODY_BYTES = 1024 * 1024
 
 SECRET_ENV = "CROSSPOST_WEBHOOK_SECRET"
 INSECURE_ENV = "CROSSPOST_WEBHOOK_INSECURE"
+API_TOKEN_ENV = "CROSSPOST_API_TOKEN"
+DEFAULT_BODY_TIMEOUT = 30.0
+"""Seconds a client has, once its headers are in, to send the whole body (1 MiB at >= 35 KB/s)."""
 
 GHOST_PUBLISH_EVENTS = frozenset(
     {"post.published", "post.published.edited", "page.published", "page.published.edited"}
@@ -233,13 +242,24 @@ def _check_storable(article: Article) -> None:
 
 
 class _Receiver:
-    """The state the endpoints share: store, secret, targets, delay."""
+    """The state the endpoints share: store, secret, targets, delay, read token, body deadline."""
 
-    def __init__(self, store: Store, secret: str | None, targets: list[str], delay_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        secret: str | None,
+        targets: list[str],
+        delay_seconds: float,
+        *,
+        api_token: str | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> None:
         self.store = store
         self.secret = secret
         self.targets = targets
         self.delay = timedelta(seconds=delay_seconds)
+        self.api_token = api_token
+        self.body_timeout = body_timeout
 
     # -- the pieces, blocking; run in the thread pool
 
@@ -347,9 +367,9 @@ class _Receiver:
 
     async def _hook(self, kind: str, request: Request) -> Response:
         try:
-            body = await _read_body(request)
+            body = await _read_body(request, self.body_timeout)
         except _Reject as exc:
-            return _error(exc.status, exc.message, {"Connection": "close"} if exc.status == 413 else None)
+            return _error(exc.status, exc.message, {"Connection": "close"} if exc.status in (408, 413) else None)
         headers: dict[str, str | None] = {
             name: request.headers.get(name) for name in (GHOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER)
         }
@@ -357,10 +377,12 @@ class _Receiver:
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
     async def job(self, request: Request) -> Response:
-        if self.secret is not None and not _bearer_ok(request.headers.get("authorization"), self.secret):
+        if self.api_token is None:
+            return _error(404, f"GET /jobs is off: set {API_TOKEN_ENV} on the server to read jobs")
+        if not _bearer_ok(request.headers.get("authorization"), self.api_token):
             return _error(
                 401,
-                "GET /jobs needs 'Authorization: Bearer <CROSSPOST_WEBHOOK_SECRET>'",
+                f"GET /jobs needs 'Authorization: Bearer <{API_TOKEN_ENV}>'",
                 {"WWW-Authenticate": 'Bearer realm="crosspost"'},
             )
         job_id = request.path_params["job_id"]
@@ -445,15 +467,20 @@ def _source_alias(kind: str, article: Article) -> str | None:
     return f"webhook:source:{urlsplit(article.url).netloc.lower()}:{article.source_id}"
 
 
-def _bearer_ok(header: str | None, secret: str) -> bool:
-    if not header:
+def _bearer_ok(header: str | None, token: str) -> bool:
+    """``Authorization: Bearer <token>``, the scheme in any case (RFC 7235), the token compared in constant time."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
         return False
-    expected = f"Bearer {secret}".encode()
-    return hmac.compare_digest(header.strip().encode("latin-1", "replace"), expected)
+    return hmac.compare_digest(credentials.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace"))
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, after the size and content-type checks; never reads more than MAX_BODY_BYTES + 1 bytes."""
+async def _read_body(request: Request, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
+    """The body, after the size and content-type checks; never reads more than MAX_BODY_BYTES + 1 bytes.
+
+    The whole body must be in within ``timeout`` seconds (408 otherwise): a client that trickles a byte
+    a second would otherwise hold a connection and a task for as long as it likes.
+    """
     length = request.headers.get("content-length")
     if length is not None:
         if not length.strip().isdigit():
@@ -465,11 +492,17 @@ async def _read_body(request: Request) -> bytes:
         raise _Reject(415, f"Content-Type must be application/json, not {media or 'missing'}")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > MAX_BODY_BYTES:
-            raise _Reject(413, f"body is over the {MAX_BODY_BYTES:,}-byte limit")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > MAX_BODY_BYTES:
+                    raise _Reject(413, f"body is over the {MAX_BODY_BYTES:,}-byte limit")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Reject(408, f"the body did not arrive within {timeout:g} s ({total:,} bytes received)") from None
+    except ClientDisconnect:  # the answer goes nowhere; it only keeps the disconnect out of the error log
+        raise _Reject(400, "the client disconnected before sending its whole body") from None
     return b"".join(chunks)
 
 
@@ -491,26 +524,44 @@ def create_app(
     insecure: bool = False,
     delay_seconds: float = 0.0,
     targets: Sequence[str] | None = None,
+    api_token: str | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The webhook ASGI app (serve it with uvicorn); the caller owns ``store`` and closes it.
 
     ``secret`` is ``CROSSPOST_WEBHOOK_SECRET``; without one, ``insecure=True``
     (``CROSSPOST_WEBHOOK_INSECURE=1``) must say that unsigned requests are wanted (development only),
-    else ConfigError. With ``insecure`` no signature is checked, even if a secret is given. Jobs go to
-    ``targets`` (default: every platform with credentials in ``settings``) at now + ``delay_seconds``.
+    else ConfigError; both at once is a ConfigError too (a secret someone set must never be silently
+    ignored). Jobs go to ``targets`` (default: every platform with credentials in ``settings``) at now +
+    ``delay_seconds``. ``api_token`` (``CROSSPOST_API_TOKEN``) opens ``GET /jobs``; it may not be the secret.
+    A hook's body must arrive within ``body_timeout`` seconds.
     """
     secret = secret or None
+    api_token = api_token or None
     if secret is None and not insecure:
         raise ConfigError(
             f"{SECRET_ENV} is not set: set it to the secret you gave your CMS's webhook, "
             f"or set {INSECURE_ENV}=1 to accept unsigned requests (development only)"
         )
-    if delay_seconds < 0:
+    if secret is not None and insecure:
+        raise ConfigError(
+            f"{SECRET_ENV} is set and {INSECURE_ENV}=1 would ignore it: unset one of them "
+            f"(the insecure mode is for development without a secret)"
+        )
+    if api_token is not None and secret is not None and hmac.compare_digest(api_token, secret):
+        raise ConfigError(
+            f"{API_TOKEN_ENV} must not be the signing secret {SECRET_ENV}: give GET /jobs a token of its own"
+        )
+    if not delay_seconds >= 0:
         raise ConfigError(f"the webhook delay must be >= 0 seconds, not {delay_seconds:g}")
+    if not body_timeout > 0:
+        raise ConfigError(f"the webhook body timeout must be > 0 seconds, not {body_timeout:g}")
     platforms = queue_targets(settings, targets)
     if insecure:
         log.warning("webhook accepts UNSIGNED requests", extra={"flag": INSECURE_ENV})
-    receiver = _Receiver(store, None if insecure else secret, platforms, delay_seconds)
+    receiver = _Receiver(
+        store, secret, platforms, delay_seconds, api_token=api_token, body_timeout=body_timeout
+    )
     routes = [
         Route("/hooks/ghost", receiver.hook("ghost"), methods=["POST"]),
         Route("/hooks/wordpress", receiver.hook("wordpress"), methods=["POST"]),
@@ -537,7 +588,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "Malformed JSON, or not a recognisable payload.",
         401: "Missing, wrong or stale signature (or bearer token).",
-        404: "No such job.",
+        404: f"No such job, or GET /jobs is off ({API_TOKEN_ENV} is not set on the server).",
+        408: "The body did not arrive within the body timeout (30 s by default); the connection is closed.",
         413: "Body over 1 MiB.",
         415: "Content-Type is not application/json.",
         422: "The article has no valid canonical link (an absolute http(s) URL with a valid host, no "
@@ -567,7 +619,7 @@ def _hook(summary: str, schema: str, headers: list[dict[str, Any]]) -> dict[str,
                     "queued jobs are then cancelled (``cancelled``). Nothing is queued.",
                     "content": _json_content({"anyOf": [_ref("Queued"), _ref("Ignored")]}),
                 },
-                **_errors(400, 401, 413, 415, 422, 503),
+                **_errors(400, 401, 408, 413, 415, 422, 503),
             },
         }
     }
@@ -598,7 +650,10 @@ OPENAPI: dict[str, Any] = {
         "version": "1",
         "description": (
             "Queue cross-posts from a CMS. Hooks are signed with the shared secret "
-            "(CROSSPOST_WEBHOOK_SECRET); the server fetches nothing itself."
+            "(CROSSPOST_WEBHOOK_SECRET); the server fetches nothing itself. A client must send its "
+            "request headers within 10 s and its body within 30 s; idle keep-alive connections close "
+            "after 5 s; connections over the cap (100) are answered 503 (all configurable, see "
+            "crosspost serve --help)."
         ),
     },
     "paths": {
@@ -620,6 +675,11 @@ OPENAPI: dict[str, Any] = {
         "/jobs/{job_id}": {
             "get": {
                 "summary": "A queued job and its state",
+                "description": (
+                    f"Authorization: Bearer <{API_TOKEN_ENV}> (the scheme in any case), a read token of its "
+                    f"own: the signing secret is refused (401). Without {API_TOKEN_ENV} set on the server "
+                    "the endpoint is off and answers 404 with an error that says so."
+                ),
                 "operationId": "get_job",
                 "security": [{"bearer": []}],
                 "parameters": [
@@ -663,7 +723,14 @@ OPENAPI: dict[str, Any] = {
     },
     "components": {
         "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "The webhook secret itself."}
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": (
+                    f"The read token {API_TOKEN_ENV} (never the signing secret); the scheme name in any "
+                    f"case. Without {API_TOKEN_ENV} on the server, GET /jobs answers 404."
+                ),
+            }
         },
         "schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},

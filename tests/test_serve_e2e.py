@@ -19,6 +19,7 @@ from bot.signatures import sign_ghost
 from tests.conftest import ROOT
 
 SECRET = "e2e-webhook-secret-0123456789"
+API_TOKEN = "e2e-read-token-9876543210"
 
 
 def _free_port() -> int:
@@ -53,7 +54,8 @@ def test_signed_ghost_webhook_is_published_everywhere_by_the_server(sandbox: San
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "BLUESKY_", "MASTODON_"))}
     env.update(sandbox.env())
-    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "CROSSPOST_WEBHOOK_SECRET": SECRET})
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "CROSSPOST_WEBHOOK_SECRET": SECRET,
+                "CROSSPOST_API_TOKEN": API_TOKEN})
     server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -68,7 +70,7 @@ def test_signed_ghost_webhook_is_published_everywhere_by_the_server(sandbox: San
         status, job = _call(f"{base}/hooks/ghost", body,
                             {"Content-Type": "application/json", **sign_ghost(SECRET, body)})
         assert status == 202, job
-        auth = {"Authorization": f"Bearer {SECRET}"}
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
         deadline = time.time() + 60
         state = None
         while time.time() < deadline:
@@ -93,5 +95,5 @@ def test_signed_ghost_webhook_is_published_everywhere_by_the_server(sandbox: San
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
-    for value in (SECRET, env["X_API_SECRET"], env["MASTODON_ACCESS_TOKEN"]):
+    for value in (SECRET, API_TOKEN, env["X_API_SECRET"], env["MASTODON_ACCESS_TOKEN"]):
         assert value not in output

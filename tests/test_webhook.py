@@ -33,8 +33,9 @@ from bot.webhook import MAX_BODY_BYTES, OPENAPI, create_app
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "articles"
 SECRET = "whsec-test-0123456789abcdef"
+API_TOKEN = "read-token-fedcba9876543210"
 JSON = {"Content-Type": "application/json"}
-AUTH = {"Authorization": f"Bearer {SECRET}"}
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 # ---------------------------------------------------------------------------- harness
@@ -74,7 +75,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def url(store: Store) -> Iterator[str]:
     """A signed webhook server (secret SECRET) posting to mastodon and bluesky."""
-    app = create_app(Settings(), store, secret=SECRET, targets=["mastodon", "bluesky"])
+    app = create_app(Settings(), store, secret=SECRET, targets=["mastodon", "bluesky"], api_token=API_TOKEN)
     with serve(app) as base:
         yield base
 
@@ -184,9 +185,20 @@ def test_insecure_flag_accepts_unsigned(store: Store) -> None:
     with serve(app) as base:
         reply = httpx.post(f"{base}/hooks/ghost", json=ghost_payload())
         assert reply.status_code == 202, reply.text
-        job = httpx.get(f"{base}/jobs/{reply.json()['job']}").json()  # no bearer needed either
-    assert job["targets"] == ["x"]
     assert len(all_jobs(store)) == 1
+    assert all_jobs(store)[0].targets == ["x"]
+
+
+def test_secret_with_insecure_flag_refuses_to_start(store: Store) -> None:
+    """A configured secret is never silently ignored: with insecure=True as well, create_app refuses."""
+    with pytest.raises(ConfigError, match="CROSSPOST_WEBHOOK_SECRET is set and CROSSPOST_WEBHOOK_INSECURE"):
+        create_app(Settings(), store, secret=SECRET, insecure=True, targets=["x"])
+
+
+def test_api_token_may_not_be_the_secret(store: Store) -> None:
+    """GET /jobs gets a token of its own: the signing secret as CROSSPOST_API_TOKEN is refused at start."""
+    with pytest.raises(ConfigError, match="CROSSPOST_API_TOKEN must not be the signing secret"):
+        create_app(Settings(), store, secret=SECRET, targets=["x"], api_token=SECRET)
 
 
 def test_no_secret_without_insecure_flag_refuses_to_start(store: Store) -> None:
@@ -424,10 +436,17 @@ def test_500_concurrent_deliveries_lose_nothing(url: str, store: Store) -> None:
 
 
 def test_get_job(url: str) -> None:
-    """GET /jobs/{id} needs the bearer secret, returns the job, and 404s for unknown or absurd ids."""
+    """GET /jobs/{id} needs the read token (scheme in any case), returns the job, 404s for unknown or absurd ids."""
     job_id = ghost_post(url, ghost_payload()).json()["job"]
     assert httpx.get(f"{url}/jobs/{job_id}").status_code == 401
-    assert httpx.get(f"{url}/jobs/{job_id}", headers={"Authorization": "Bearer nope"}).status_code == 401
+    for wrong in ("Bearer nope", f"Bearer {SECRET}", f"Basic {API_TOKEN}", API_TOKEN, f"Bearer {API_TOKEN}x"):
+        refused = httpx.get(f"{url}/jobs/{job_id}", headers={"Authorization": wrong})
+        assert refused.status_code == 401, wrong
+        assert "CROSSPOST_API_TOKEN" in refused.json()["error"]
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+    for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):
+        case = httpx.get(f"{url}/jobs/{job_id}", headers={"Authorization": f"{scheme} {API_TOKEN}"})
+        assert case.status_code == 200, scheme
     reply = httpx.get(f"{url}/jobs/{job_id}", headers=AUTH)
     assert reply.status_code == 200
     job = reply.json()
@@ -438,6 +457,17 @@ def test_get_job(url: str) -> None:
         gone = httpx.get(f"{url}/jobs/{missing}", headers=AUTH)
         assert gone.status_code == 404 and "error" in gone.json()
     assert httpx.get(f"{url}/jobs/abc", headers=AUTH).status_code == 404
+
+
+def test_jobs_off_without_api_token(store: Store) -> None:
+    """Without CROSSPOST_API_TOKEN, GET /jobs is off: 404 saying how to turn it on, whatever is sent."""
+    app = create_app(Settings(), store, secret=SECRET, targets=["x"])
+    with serve(app) as base:
+        job_id = ghost_post(base, ghost_payload()).json()["job"]
+        for headers in ({}, {"Authorization": f"Bearer {SECRET}"}, {"Authorization": "Bearer x"}):
+            reply = httpx.get(f"{base}/jobs/{job_id}", headers=headers)
+            assert reply.status_code == 404
+            assert reply.json()["error"] == "GET /jobs is off: set CROSSPOST_API_TOKEN on the server to read jobs"
 
 
 def test_healthz_and_store_failure(store: Store) -> None:
