@@ -266,15 +266,16 @@ def serve(argv: Sequence[str]) -> int:
     setup_logging("INFO")
     import uvicorn
 
-    from bot.webhook import create_app
+    from bot.webhook import MAX_BODY_ENV, create_app, parse_body_limit
     from bot.worker import Worker
 
+    max_body = parse_body_limit(os.environ.get(MAX_BODY_ENV))
     settings, store = _open()
     secret = os.environ.get("CROSSPOST_WEBHOOK_SECRET") or None
     insecure = os.environ.get("CROSSPOST_WEBHOOK_INSECURE", "").lower() in {"1", "true", "yes"}
     delay = float(os.environ.get("CROSSPOST_WEBHOOK_DELAY", "0") or 0)
     app = create_app(settings, store, secret=secret, insecure=insecure, delay_seconds=delay,
-                     targets=_targets(settings, args.platform))
+                     targets=_targets(settings, args.platform), max_body_bytes=max_body)
     background: Worker | None = None
     thread: threading.Thread | None = None
     if not args.no_worker:

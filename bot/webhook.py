@@ -9,12 +9,18 @@ Endpoints (the OpenAPI 3.0 document below, served at ``GET /openapi.json``, is t
     GET  /healthz           {"ok": true, "database": "ok"} once the store answers
     GET  /openapi.json      this API, described
 
-What a hook does, in order: refuse a body over 1 MiB (413, from Content-Length and again while
-reading, never reading more than 1 MiB + 1 bytes), a content type other than JSON (415), a bad or
-stale signature (401, see :mod:`bot.signatures`); parse the JSON into an Article with the loaders of
-:mod:`bot.load` (400 with the reason for anything unusable, never a 500); then commit a job to the
+What a hook does, in order: refuse a body over the size cap (413, from Content-Length and again while
+reading, never reading more than the cap + 1 bytes; 16 MiB unless ``CROSSPOST_WEBHOOK_MAX_BODY`` says
+otherwise, because Ghost 6 sends every saved revision of a post: 1.4 MB for a 37 KB essay), a content
+type other than JSON (415), a bad or stale signature (401, see :mod:`bot.signatures`); parse the JSON
+into an Article with the loaders of :mod:`bot.load` (400 with the reason for anything unusable, never a
+500), dropping the bulky fields the loader never reads first; then commit a job to the
 store *before* answering 202 ``{"job", "state", "run_at", "article_key"}``. The job's dedupe key is the
 article key, so a CMS retry or a second delivery answers 200 with the job that already exists.
+
+Every refused delivery (size, content type, signature, unreadable payload) is one ``webhook refused``
+log line with ``reason``, ``hook`` and ``remote``, and is counted in :mod:`bot.counters` as
+``webhook_refused{reason=...}``.
 
 Ghost specifics: events other than ``post.published`` / ``page.published`` (and their ``.edited``
 forms) are acknowledged with 200 ``{"ignored": …}``; an ``.edited`` event never queues anything: it
@@ -50,6 +56,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.article import Article
+from bot.counters import count
 from bot.errors import ConfigError, InputError
 from bot.feeds import queue_targets
 from bot.signatures import (
@@ -63,8 +70,12 @@ from bot.signatures import (
 from bot.store import Job, Store, StoreError
 from bot.store.models import JOB_STATES
 
-MAX_BODY_BYTES = 1024 * 1024
-"""The largest webhook body accepted (1 MiB); a post's HTML is far below it."""
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""The default cap on a webhook body (16 MiB): Ghost 6 puts up to 25 full revisions of a post in it."""
+MAX_BODY_ENV = "CROSSPOST_WEBHOOK_MAX_BODY"
+MAX_STORED_BODY_CHARS = 50_000
+"""A queued article keeps at most this much body text (cut at a paragraph): 100 thread parts of 500."""
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
 
 SECRET_ENV = "CROSSPOST_WEBHOOK_SECRET"
 INSECURE_ENV = "CROSSPOST_WEBHOOK_INSECURE"
@@ -80,13 +91,43 @@ if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed h
 log = logging.getLogger("crosspost.webhook")
 
 
-class _Reject(Exception):
-    """Stop handling a request and answer ``status`` with ``{"error": message}``."""
+def parse_body_limit(raw: str | None) -> int:
+    """``CROSSPOST_WEBHOOK_MAX_BODY`` in bytes: ``16777216``, ``512k``, ``16MiB``; unset: the default.
 
-    def __init__(self, status: int, message: str) -> None:
+    Raises ConfigError below 64 KiB (no real post fits) or above 256 MiB (the body is held in memory).
+    """
+    import re
+
+    if raw is None or not raw.strip():
+        return MAX_BODY_BYTES
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", raw)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{MAX_BODY_ENV}={raw!r} is not a size like 16777216, 512KiB or 16MiB")
+    size = int(match.group(1)) * _SIZE_UNITS[unit]
+    if not 64 * 1024 <= size <= 256 * 1024**2:
+        raise ConfigError(f"{MAX_BODY_ENV}={raw!r} must be between 64KiB and 256MiB")
+    return size
+
+
+class _Reject(Exception):
+    """Stop handling a request and answer ``status`` with ``{"error": message}``; ``reason`` is the
+    refusal's class for the log and the counter (size, content_type, signature, payload)."""
+
+    def __init__(self, status: int, message: str, reason: str = "payload") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+
+
+def _refused(kind: str, remote: str, exc: _Reject) -> None:
+    """The one log line and the count of a refused delivery."""
+    count("webhook_refused", reason=exc.reason)
+    log.warning(
+        "webhook refused",
+        extra={"reason": exc.reason, "status": exc.status, "hook": kind, "remote": remote, "detail": exc.message},
+    )
 
 
 @dataclass(frozen=True)
@@ -130,7 +171,7 @@ def job_json(job: Job) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- payload -> Article
 
 
-def _parse_json(body: bytes) -> Any:
+def _parse_json(body: bytes | bytearray) -> Any:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -156,10 +197,14 @@ class _Parsed:
 
 def _ghost(data: Any) -> _Parsed:
     from bot.load import from_ghost
+    from bot.load.jsonfmt import slim_ghost_post
 
     post = data.get("post") if isinstance(data, dict) else None
     if not isinstance(post, dict):
         raise _Reject(400, 'not a Ghost webhook payload: expected {"post": {"current": {...}}}')
+    post.pop("previous", None)  # an edit's old values: only the event name matters here
+    if isinstance(post.get("current"), dict):
+        post["current"] = slim_ghost_post(post["current"])
     event = data.get("event")
     if isinstance(event, str) and event not in GHOST_PUBLISH_EVENTS:
         return _Parsed(None, f"Ghost event {event!r} is not a publish event; nothing to post")
@@ -211,7 +256,10 @@ def _check_storable(article: Article) -> None:
 class _Receiver:
     """The state the endpoints share: store, secret, targets, delay."""
 
-    def __init__(self, store: Store, secret: str | None, targets: list[str], delay_seconds: float) -> None:
+    def __init__(
+        self, store: Store, secret: str | None, targets: list[str], delay_seconds: float, max_body: int
+    ) -> None:
+        self.max_body = max_body
         self.store = store
         self.secret = secret
         self.targets = targets
@@ -219,7 +267,7 @@ class _Receiver:
 
     # -- the pieces, blocking; run in the thread pool
 
-    def verify(self, kind: str, body: bytes, headers: dict[str, str | None]) -> None:
+    def verify(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> None:
         if self.secret is None:
             return
         if kind == "ghost":
@@ -227,38 +275,39 @@ class _Receiver:
         else:
             verify_crosspost(self.secret, body, headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER))
 
-    def handle(self, kind: str, body: bytes, headers: dict[str, str | None]) -> _Outcome:
-        """Verify, parse, commit: everything after the body has been read."""
+    def handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None], remote: str = "") -> _Outcome:
+        """Verify, parse, commit: everything after the body has been read; refusals logged and counted."""
+        try:
+            return self._handle(kind, body, headers)
+        except _Reject as exc:
+            _refused(kind, remote, exc)
+            return _Outcome(exc.status, {"error": exc.message})
+
+    def _handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> _Outcome:
         try:
             self.verify(kind, body, headers)
         except SignatureError as exc:
-            log.warning("webhook signature refused", extra={"hook": kind, "reason": str(exc)})
-            return _Outcome(401, {"error": str(exc)})
+            raise _Reject(401, str(exc), "signature") from None
         try:
             parsed = _READERS[kind](_parse_json(body))
-        except _Reject as exc:
-            return _Outcome(exc.status, {"error": exc.message})
         except InputError as exc:
-            return _Outcome(400, {"error": str(exc)})
+            raise _Reject(400, str(exc)) from None
+        except _Reject:
+            raise
         except Exception as exc:  # a loader bug on odd input is still the input's fault to the sender
             log.exception("webhook payload crashed the loader", extra={"hook": kind})
-            return _Outcome(400, {"error": f"cannot read the payload ({type(exc).__name__})"})
+            raise _Reject(400, f"cannot read the payload ({type(exc).__name__})") from None
         if parsed.article is None:
             log.info("webhook ignored", extra={"hook": kind, "reason": parsed.ignored})
             return _Outcome(200, {"ignored": parsed.ignored})
         article = parsed.article
         if not article.url:
-            return _Outcome(
+            raise _Reject(
                 400,
-                {
-                    "error": f"the article has no url: crosspost needs its canonical http(s) URL "
-                    f"({_URL_FIELDS[kind]}) to link to it"
-                },
+                f"the article has no url: crosspost needs its canonical http(s) URL "
+                f"({_URL_FIELDS[kind]}) to link to it",
             )
-        try:
-            _check_storable(article)
-        except _Reject as exc:
-            return _Outcome(exc.status, {"error": exc.message})
+        _check_storable(article)
         try:
             job, created = self.commit(kind, article, is_edit=parsed.is_edit)
         except StoreError as exc:
@@ -309,14 +358,16 @@ class _Receiver:
         return endpoint
 
     async def _hook(self, kind: str, request: Request) -> Response:
+        remote = f"{request.client.host}:{request.client.port}" if request.client else ""
         try:
-            body = await _read_body(request)
+            body = await _read_body(request, self.max_body)
         except _Reject as exc:
+            _refused(kind, remote, exc)
             return _error(exc.status, exc.message, {"Connection": "close"} if exc.status == 413 else None)
         headers: dict[str, str | None] = {
             name: request.headers.get(name) for name in (GHOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER)
         }
-        outcome = await run_in_threadpool(self.handle, kind, body, headers)
+        outcome = await run_in_threadpool(self.handle, kind, body, headers, remote)
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
     async def job(self, request: Request) -> Response:
@@ -360,6 +411,9 @@ def _job_article(article: Article) -> dict[str, Any]:
     from bot.load.jsonfmt import WP_PENDING
 
     stored = article.to_dict()
+    if len(article.body) > MAX_STORED_BODY_CHARS:
+        cut = article.body.rfind("\n\n", 0, MAX_STORED_BODY_CHARS)
+        stored["body"] = article.body[: cut if cut > 0 else MAX_STORED_BODY_CHARS]
     if article.extra.get(WP_PENDING):
         stored[WP_PENDING] = article.extra[WP_PENDING]
     return stored
@@ -383,25 +437,25 @@ def _bearer_ok(header: str | None, secret: str) -> bool:
     return hmac.compare_digest(header.strip().encode("latin-1", "replace"), expected)
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, after the size and content-type checks; never reads more than MAX_BODY_BYTES + 1 bytes."""
+async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytearray:
+    """The body, after the size and content-type checks; never reads more than ``limit`` + 1 bytes.
+
+    One growing buffer, not a list of chunks joined at the end: a 16 MiB body is held once."""
     length = request.headers.get("content-length")
     if length is not None:
         if not length.strip().isdigit():
-            raise _Reject(400, f"invalid Content-Length {length!r}")
-        if int(length) > MAX_BODY_BYTES:
-            raise _Reject(413, f"body of {int(length):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit")
+            raise _Reject(400, f"invalid Content-Length {length!r}", "size")
+        if int(length) > limit:
+            raise _Reject(413, f"body of {int(length):,} bytes is over the {limit:,}-byte limit", "size")
     media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media != "application/json":
-        raise _Reject(415, f"Content-Type must be application/json, not {media or 'missing'}")
-    chunks: list[bytes] = []
-    total = 0
+        raise _Reject(415, f"Content-Type must be application/json, not {media or 'missing'}", "content_type")
+    body = bytearray()
     async for chunk in request.stream():
-        total += len(chunk)
-        if total > MAX_BODY_BYTES:
-            raise _Reject(413, f"body is over the {MAX_BODY_BYTES:,}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if len(body) + len(chunk) > limit:
+            raise _Reject(413, f"body is over the {limit:,}-byte limit", "size")
+        body += chunk
+    return body
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -422,6 +476,7 @@ def create_app(
     insecure: bool = False,
     delay_seconds: float = 0.0,
     targets: Sequence[str] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
     """The webhook ASGI app (serve it with uvicorn); the caller owns ``store`` and closes it.
 
@@ -429,6 +484,7 @@ def create_app(
     (``CROSSPOST_WEBHOOK_INSECURE=1``) must say that unsigned requests are wanted (development only),
     else ConfigError. With ``insecure`` no signature is checked, even if a secret is given. Jobs go to
     ``targets`` (default: every platform with credentials in ``settings``) at now + ``delay_seconds``.
+    Bodies over ``max_body_bytes`` are refused (413).
     """
     secret = secret or None
     if secret is None and not insecure:
@@ -441,7 +497,7 @@ def create_app(
     platforms = queue_targets(settings, targets)
     if insecure:
         log.warning("webhook accepts UNSIGNED requests", extra={"flag": INSECURE_ENV})
-    receiver = _Receiver(store, None if insecure else secret, platforms, delay_seconds)
+    receiver = _Receiver(store, None if insecure else secret, platforms, delay_seconds, max_body_bytes)
     routes = [
         Route("/hooks/ghost", receiver.hook("ghost"), methods=["POST"]),
         Route("/hooks/wordpress", receiver.hook("wordpress"), methods=["POST"]),
@@ -469,7 +525,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed JSON, not a recognisable payload, or an article without a URL.",
         401: "Missing, wrong or stale signature (or bearer token).",
         404: "No such job.",
-        413: "Body over 1 MiB.",
+        413: "Body over the size cap (16 MiB unless CROSSPOST_WEBHOOK_MAX_BODY says otherwise).",
         415: "Content-Type is not application/json.",
         503: "The job store is unavailable; retry later.",
     }
