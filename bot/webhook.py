@@ -327,7 +327,7 @@ class _Receiver:
 
     def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
         """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
-        alias = _source_alias(kind, article)
+        alias = source_alias(kind, article)
         if alias is not None:
             known = self.store.kv_get(alias)
             if isinstance(known, int) and not isinstance(known, bool):
@@ -337,7 +337,7 @@ class _Receiver:
         if is_edit:
             return None, False
         job, created = self.store.enqueue(
-            article=_job_article(article),
+            article=job_article(article),
             article_key=article.key,
             targets=self.targets,
             run_at=datetime.now(UTC) + self.delay,
@@ -405,7 +405,7 @@ _READERS: dict[str, Callable[[Any], _Parsed]] = {
 }
 
 
-def _job_article(article: Article) -> dict[str, Any]:
+def job_article(article: Article) -> dict[str, Any]:
     """The article as a job stores it, with the REST lookups a non-embedded WordPress post still needs:
     the worker does them (:func:`bot.load.wordpress.resolve_wordpress`), so the hook answers at once."""
     from bot.load.jsonfmt import WP_PENDING
@@ -419,7 +419,7 @@ def _job_article(article: Article) -> dict[str, Any]:
     return stored
 
 
-def _source_alias(kind: str, article: Article) -> str | None:
+def source_alias(kind: str, article: Article) -> str | None:
     """The key a Ghost post's job is also remembered under: site host + Ghost post id.
 
     Only for Ghost, whose post ids are globally unique object ids; the host is part of the key anyway
