@@ -570,7 +570,10 @@ def compose(
     *,
     templates_dir: Path | None = None,
 ) -> Plan:
-    """A Plan for every (platform, account, options) target."""
+    """A Plan for every (platform, account, options) target, in the article's language (see :mod:`bot.language`)."""
+    from bot.language import with_language
+
+    article = with_language(article)
     return Plan(
         article,
         tuple(

@@ -109,6 +109,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
+def read_env_file() -> None:
+    """Load ``./.env`` into the environment (values already set win), as every entry point does first."""
+    from dotenv import load_dotenv as _load
+
+    _load(Path.cwd() / ".env", override=False)
+
+
 def load_settings(
     *,
     config_file: Path | None = None,
@@ -119,9 +126,7 @@ def load_settings(
     """Read settings from the environment (and ``.env``) and ``crosspost.toml`` (explicit or in cwd)."""
     if env is None:
         if load_dotenv:
-            from dotenv import load_dotenv as _load
-
-            _load(Path.cwd() / ".env", override=False)
+            read_env_file()
         env = os.environ
     if config_file is None and Path("crosspost.toml").is_file():
         config_file = Path("crosspost.toml")

@@ -147,6 +147,9 @@ class Publisher:
         """Publish to every account concurrently; one failure never hides the others."""
         if not accounts:
             return []
+        from bot.language import with_language
+
+        article = with_language(article)
         with ThreadPoolExecutor(max_workers=len(accounts), thread_name_prefix="publish") as pool:
             futures = [pool.submit(self._target, article, a, thread, force) for a in accounts]
             return [f.result() for f in futures]
@@ -406,6 +409,9 @@ def run_publish(
 
         needed = "; ".join(f"{r.label}: {', '.join(r.credentials)}" for n, r in RULES.items() if n in platforms)
         raise ConfigError(f"no platform has credentials ({needed}); see .env.example, or use --dry-run")
+    from bot.language import with_language
+
+    article = with_language(article)  # once here too, so the printed result shows the language sent
     store = connect(settings.database_url)
     try:
         results = Publisher(settings, store).publish(article, accounts, thread=thread, force=force)

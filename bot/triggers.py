@@ -92,6 +92,18 @@ def _open() -> tuple[Any, Any]:
     return settings, connect(settings.database_url)
 
 
+def _catchup_config() -> Any:
+    """The catch-up sources from the environment (after ``.env`` was read), their key kept out of logs."""
+    import os
+
+    from bot.catchup import CatchupConfig
+    from bot.logs import register_secrets
+
+    config = CatchupConfig.from_env(os.environ)
+    register_secrets(config.secrets)
+    return config
+
+
 def _targets(settings: Any, platform_arg: str | None) -> list[str]:
     from bot.rules import parse_platforms
 
@@ -301,9 +313,14 @@ def serve(argv: Sequence[str]) -> int:
                    help="only queue jobs; run them with crosspost worker (default: a worker runs here too)")
     p.add_argument("--platform", help="targets for webhook jobs, comma-separated (default: all configured)")
     args = p.parse_args(argv)
+    from bot.config import read_env_file
     from bot.server import ServeEnv, listen, run_server
+    from bot.webhook import MAX_BODY_ENV, parse_body_limit
 
+    read_env_file()  # the serve settings below may come from .env, like the rest
     env = ServeEnv.read(os.environ)
+    max_body = parse_body_limit(os.environ.get(MAX_BODY_ENV))
+    catchup = _catchup_config()
     sock = listen(args.host, args.port)
     try:
         setup_logging("INFO")
@@ -313,19 +330,27 @@ def serve(argv: Sequence[str]) -> int:
         settings, store = _open()
         background: Worker | None = None
         thread: threading.Thread | None = None
+        polling = None
         try:
             app = create_app(settings, store, secret=env.secret, insecure=env.insecure,
                              delay_seconds=env.delay_seconds, targets=_targets(settings, args.platform),
-                             api_token=env.api_token, body_timeout=env.limits.body_timeout)
+                             api_token=env.api_token, body_timeout=env.limits.body_timeout,
+                             max_body_bytes=max_body)
             if not args.no_worker:
                 background = Worker(settings, store)
                 thread = threading.Thread(target=background.run, name="worker", daemon=True)
                 thread.start()
+            from bot.catchup import start_catchup
+
+            polling = start_catchup(store, catchup, settings=settings, targets=_targets(settings, args.platform))
             # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal with the handler
             # it found: make that ours, so a normal stop exits 0 after the worker has finished its jobs.
             _stop_on_signals(threading.Event())
             run_server(app, sock, env.limits)
         finally:
+            if polling is not None:
+                polling[1].set()
+                polling[0].join(timeout=30)
             if background is not None and thread is not None:
                 background.stop.set()
                 thread.join(timeout=30)
@@ -346,19 +371,30 @@ def watch(argv: Sequence[str]) -> int:
     args = p.parse_args(argv)
     every = parse_duration(args.every).total_seconds()
     setup_logging("INFO")
+    from dataclasses import replace
+
+    from bot.catchup import poll_all, start_catchup
     from bot.feeds import poll_feed, watch_loop
 
     settings, store = _open()
+    catchup = replace(_catchup_config(), feed_url=None)  # the feed argument is polled below
     targets = _targets(settings, args.platform)
+    polling = None
     try:
         if args.once:
+            if catchup.enabled:
+                poll_all(store, catchup, settings=settings, targets=targets)
             result = poll_feed(store, args.feed, settings=settings, targets=targets, backfill=args.backfill)
             print(f"{args.feed}: queued {len(result.queued)} new entr{'ies' if len(result.queued) != 1 else 'y'}")
             return 0
         stop = threading.Event()
         _stop_on_signals(stop)
+        polling = start_catchup(store, catchup, settings=settings, targets=targets)
         watch_loop(store, args.feed, every, stop, settings=settings, targets=targets, backfill=args.backfill)
     finally:
+        if polling is not None:
+            polling[1].set()
+            polling[0].join(timeout=30)
         store.close()
     return 0
 

@@ -9,17 +9,23 @@ Endpoints (the OpenAPI 3.0 document below, served at ``GET /openapi.json``, is t
     GET  /healthz           {"ok": true, "database": "ok"} once the store answers
     GET  /openapi.json      this API, described
 
-What a hook does, in order: refuse a body over 1 MiB (413, from Content-Length and again while
-reading, never reading more than 1 MiB + 1 bytes), a body not complete within ``body_timeout``
-seconds of the headers (408, and the connection is closed), a content type other than JSON (415), a bad or
-stale signature (401, see :mod:`bot.signatures`); parse the JSON into an Article with the loaders of
-:mod:`bot.load` (400 with the reason for anything unusable, never a 500); apply the publishing policy
+What a hook does, in order: refuse a body over the size cap (413, from Content-Length and again while
+reading, never reading more than the cap + 1 bytes; 16 MiB unless ``CROSSPOST_WEBHOOK_MAX_BODY`` says
+otherwise, because Ghost 6 sends every saved revision of a post: 1.4 MB for a 37 KB essay), a body not
+complete within ``body_timeout`` seconds of the headers (408, and the connection is closed), a content
+type other than JSON (415), a bad or stale signature (401, see :mod:`bot.signatures`); parse the JSON
+into an Article with the loaders of :mod:`bot.load` (400 with the reason for anything unusable, never a
+500), dropping the bulky fields the loader never reads first; apply the publishing policy
 of :mod:`bot.policy`: an article its source says is not published (Ghost ``status`` other than
 ``published``, WordPress ``status`` other than ``publish``, generic ``status``/``draft``) is answered
 200 ``{"ignored": reason, "cancelled": [...]}`` and its queued jobs are cancelled, one without a valid
 canonical link 422; then commit a job to the store *before* answering 202 ``{"job", "state", "run_at",
-"article_key"}``. The job's dedupe key is the
-article key, so a CMS retry or a second delivery answers 200 with the job that already exists.
+"article_key"}``. The job's dedupe key is the article key, so a CMS retry or a second delivery answers
+200 with the job that already exists.
+
+Every refused delivery (size, content type, signature, unreadable payload) is one ``webhook refused``
+log line with ``reason``, ``hook`` and ``remote``, and is counted in :mod:`bot.counters` as
+``webhook_refused{reason=...}``.
 
 Ghost specifics: ``post.unpublished`` / ``post.deleted`` (and the ``page.`` forms) cancel the post's
 queued job; other events than ``post.published`` / ``page.published`` (and their ``.edited``
@@ -61,6 +67,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.article import Article
+from bot.counters import count
 from bot.errors import ConfigError, InputError
 from bot.feeds import queue_targets
 from bot.policy import BadCanonicalLink, check_publishable, publication_state, unpublished_reason
@@ -75,8 +82,12 @@ from bot.signatures import (
 from bot.store import Job, Store, StoreError
 from bot.store.models import JOB_STATES
 
-MAX_BODY_BYTES = 1024 * 1024
-"""The largest webhook body accepted (1 MiB); a post's HTML is far below it."""
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""The default cap on a webhook body (16 MiB): Ghost 6 puts up to 25 full revisions of a post in it."""
+MAX_BODY_ENV = "CROSSPOST_WEBHOOK_MAX_BODY"
+MAX_STORED_BODY_CHARS = 50_000
+"""A queued article keeps at most this much body text (cut at a paragraph): 100 thread parts of 500."""
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
 
 SECRET_ENV = "CROSSPOST_WEBHOOK_SECRET"
 INSECURE_ENV = "CROSSPOST_WEBHOOK_INSECURE"
@@ -97,13 +108,43 @@ if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed h
 log = logging.getLogger("crosspost.webhook")
 
 
-class _Reject(Exception):
-    """Stop handling a request and answer ``status`` with ``{"error": message}``."""
+def parse_body_limit(raw: str | None) -> int:
+    """``CROSSPOST_WEBHOOK_MAX_BODY`` in bytes: ``16777216``, ``512k``, ``16MiB``; unset: the default.
 
-    def __init__(self, status: int, message: str) -> None:
+    Raises ConfigError below 64 KiB (no real post fits) or above 256 MiB (the body is held in memory).
+    """
+    import re
+
+    if raw is None or not raw.strip():
+        return MAX_BODY_BYTES
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", raw)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{MAX_BODY_ENV}={raw!r} is not a size like 16777216, 512KiB or 16MiB")
+    size = int(match.group(1)) * _SIZE_UNITS[unit]
+    if not 64 * 1024 <= size <= 256 * 1024**2:
+        raise ConfigError(f"{MAX_BODY_ENV}={raw!r} must be between 64KiB and 256MiB")
+    return size
+
+
+class _Reject(Exception):
+    """Stop handling a request and answer ``status`` with ``{"error": message}``; ``reason`` is the
+    refusal's class for the log and the counter (size, content_type, signature, payload)."""
+
+    def __init__(self, status: int, message: str, reason: str = "payload") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+
+
+def _refused(kind: str, remote: str, exc: _Reject) -> None:
+    """The one log line and the count of a refused delivery."""
+    count("webhook_refused", reason=exc.reason)
+    log.warning(
+        "webhook refused",
+        extra={"reason": exc.reason, "status": exc.status, "hook": kind, "remote": remote, "detail": exc.message},
+    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +188,7 @@ def job_json(job: Job) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- payload -> Article
 
 
-def _parse_json(body: bytes) -> Any:
+def _parse_json(body: bytes | bytearray) -> Any:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -174,13 +215,17 @@ class _Parsed:
 
 def _ghost(data: Any) -> _Parsed:
     from bot.load import from_ghost
+    from bot.load.jsonfmt import slim_ghost_post
 
     post = data.get("post") if isinstance(data, dict) else None
     if not isinstance(post, dict):
         raise _Reject(400, 'not a Ghost webhook payload: expected {"post": {"current": {...}}}')
     event = data.get("event")
-    if isinstance(event, str) and event in GHOST_WITHDRAW_EVENTS:
+    if isinstance(event, str) and event in GHOST_WITHDRAW_EVENTS:  # a deleted post is only in ``previous``
         return _Parsed(_ghost_withdrawn(post, event), f"Ghost {event}: nothing to post", withdrawn=True)
+    post.pop("previous", None)  # an edit's old values: only the event name matters here
+    if isinstance(post.get("current"), dict):
+        post["current"] = slim_ghost_post(post["current"])
     if isinstance(event, str) and event not in GHOST_PUBLISH_EVENTS:
         return _Parsed(None, f"Ghost event {event!r} is not a publish event; nothing to post")
     article = from_ghost(data, origin="Ghost payload")
@@ -253,7 +298,9 @@ class _Receiver:
         *,
         api_token: str | None = None,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        max_body: int = MAX_BODY_BYTES,
     ) -> None:
+        self.max_body = max_body
         self.store = store
         self.secret = secret
         self.targets = targets
@@ -263,7 +310,7 @@ class _Receiver:
 
     # -- the pieces, blocking; run in the thread pool
 
-    def verify(self, kind: str, body: bytes, headers: dict[str, str | None]) -> None:
+    def verify(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> None:
         if self.secret is None:
             return
         if kind == "ghost":
@@ -271,24 +318,30 @@ class _Receiver:
         else:
             verify_crosspost(self.secret, body, headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER))
 
-    def handle(self, kind: str, body: bytes, headers: dict[str, str | None]) -> _Outcome:
-        """Verify, parse, commit: everything after the body has been read."""
+    def handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None], remote: str = "") -> _Outcome:
+        """Verify, parse, commit: everything after the body has been read; refusals logged and counted."""
+        try:
+            return self._handle(kind, body, headers)
+        except _Reject as exc:
+            _refused(kind, remote, exc)
+            return _Outcome(exc.status, {"error": exc.message})
+
+    def _handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> _Outcome:
         try:
             self.verify(kind, body, headers)
         except SignatureError as exc:
-            log.warning("webhook signature refused", extra={"hook": kind, "reason": str(exc)})
-            return _Outcome(401, {"error": str(exc)})
+            raise _Reject(401, str(exc), "signature") from None
         try:
             parsed = _READERS[kind](_parse_json(body))
-        except _Reject as exc:
-            return _Outcome(exc.status, {"error": exc.message})
         except BadCanonicalLink as exc:
-            return _Outcome(422, {"error": str(exc)})
+            raise _Reject(422, str(exc), "link") from None
         except InputError as exc:
-            return _Outcome(400, {"error": str(exc)})
+            raise _Reject(400, str(exc)) from None
+        except _Reject:
+            raise
         except Exception as exc:  # a loader bug on odd input is still the input's fault to the sender
             log.exception("webhook payload crashed the loader", extra={"hook": kind})
-            return _Outcome(400, {"error": f"cannot read the payload ({type(exc).__name__})"})
+            raise _Reject(400, f"cannot read the payload ({type(exc).__name__})") from None
         if parsed.article is None:
             log.info("webhook ignored", extra={"hook": kind, "reason": parsed.ignored})
             return _Outcome(200, {"ignored": parsed.ignored})
@@ -299,12 +352,8 @@ class _Receiver:
         try:
             check_publishable(article)
         except BadCanonicalLink as exc:
-            log.warning("webhook article refused", extra={"hook": kind, "reason": str(exc)})
-            return _Outcome(422, {"error": f"{exc} (from {_URL_FIELDS[kind]})"})
-        try:
-            _check_storable(article)
-        except _Reject as exc:
-            return _Outcome(exc.status, {"error": exc.message})
+            raise _Reject(422, f"{exc} (from {_URL_FIELDS[kind]})", "link") from None
+        _check_storable(article)
         try:
             job, created = self.commit(kind, article, is_edit=parsed.is_edit)
         except StoreError as exc:
@@ -335,7 +384,7 @@ class _Receiver:
 
     def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
         """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
-        alias = _source_alias(kind, article)
+        alias = source_alias(kind, article)
         if alias is not None:
             known = self.store.kv_get(alias)
             if isinstance(known, int) and not isinstance(known, bool):
@@ -345,7 +394,7 @@ class _Receiver:
         if is_edit:
             return None, False
         job, created = self.store.enqueue(
-            article=_job_article(article),
+            article=job_article(article),
             article_key=article.key,
             targets=self.targets,
             run_at=datetime.now(UTC) + self.delay,
@@ -366,14 +415,16 @@ class _Receiver:
         return endpoint
 
     async def _hook(self, kind: str, request: Request) -> Response:
+        remote = f"{request.client.host}:{request.client.port}" if request.client else ""
         try:
-            body = await _read_body(request, self.body_timeout)
+            body = await _read_body(request, self.max_body, self.body_timeout)
         except _Reject as exc:
+            _refused(kind, remote, exc)
             return _error(exc.status, exc.message, {"Connection": "close"} if exc.status in (408, 413) else None)
         headers: dict[str, str | None] = {
             name: request.headers.get(name) for name in (GHOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER)
         }
-        outcome = await run_in_threadpool(self.handle, kind, body, headers)
+        outcome = await run_in_threadpool(self.handle, kind, body, headers, remote)
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
     async def job(self, request: Request) -> Response:
@@ -413,12 +464,15 @@ _READERS: dict[str, Callable[[Any], _Parsed]] = {
 }
 
 
-def _job_article(article: Article) -> dict[str, Any]:
+def job_article(article: Article) -> dict[str, Any]:
     """The article as a job stores it, with the REST lookups a non-embedded WordPress post still needs:
     the worker does them (:func:`bot.load.wordpress.resolve_wordpress`), so the hook answers at once."""
     from bot.load.jsonfmt import WP_PENDING
 
     stored = article.to_dict()
+    if len(article.body) > MAX_STORED_BODY_CHARS:
+        cut = article.body.rfind("\n\n", 0, MAX_STORED_BODY_CHARS)
+        stored["body"] = article.body[: cut if cut > 0 else MAX_STORED_BODY_CHARS]
     if article.extra.get(WP_PENDING):
         stored[WP_PENDING] = article.extra[WP_PENDING]
     return stored
@@ -456,7 +510,7 @@ def cancel_queued_jobs(store: Store, article: Article) -> list[int]:
     return cancelled
 
 
-def _source_alias(kind: str, article: Article) -> str | None:
+def source_alias(kind: str, article: Article) -> str | None:
     """The key a Ghost post's job is also remembered under: site host + Ghost post id.
 
     Only for Ghost, whose post ids are globally unique object ids; the host is part of the key anyway
@@ -475,35 +529,37 @@ def _bearer_ok(header: str | None, token: str) -> bool:
     return hmac.compare_digest(credentials.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace"))
 
 
-async def _read_body(request: Request, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
-    """The body, after the size and content-type checks; never reads more than MAX_BODY_BYTES + 1 bytes.
+async def _read_body(
+    request: Request, limit: int = MAX_BODY_BYTES, timeout: float = DEFAULT_BODY_TIMEOUT
+) -> bytearray:
+    """The body, after the size and content-type checks; never reads more than ``limit`` + 1 bytes.
 
-    The whole body must be in within ``timeout`` seconds (408 otherwise): a client that trickles a byte
-    a second would otherwise hold a connection and a task for as long as it likes.
+    One growing buffer, not a list of chunks joined at the end: a 16 MiB body is held once. The whole
+    body must be in within ``timeout`` seconds (408 otherwise): a client that trickles a byte a second
+    would otherwise hold a connection and a task for as long as it likes.
     """
     length = request.headers.get("content-length")
     if length is not None:
         if not length.strip().isdigit():
-            raise _Reject(400, f"invalid Content-Length {length!r}")
-        if int(length) > MAX_BODY_BYTES:
-            raise _Reject(413, f"body of {int(length):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit")
+            raise _Reject(400, f"invalid Content-Length {length!r}", "size")
+        if int(length) > limit:
+            raise _Reject(413, f"body of {int(length):,} bytes is over the {limit:,}-byte limit", "size")
     media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media != "application/json":
-        raise _Reject(415, f"Content-Type must be application/json, not {media or 'missing'}")
-    chunks: list[bytes] = []
-    total = 0
+        raise _Reject(415, f"Content-Type must be application/json, not {media or 'missing'}", "content_type")
+    body = bytearray()
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
-                total += len(chunk)
-                if total > MAX_BODY_BYTES:
-                    raise _Reject(413, f"body is over the {MAX_BODY_BYTES:,}-byte limit")
-                chunks.append(chunk)
+                if len(body) + len(chunk) > limit:
+                    raise _Reject(413, f"body is over the {limit:,}-byte limit", "size")
+                body += chunk
     except TimeoutError:
-        raise _Reject(408, f"the body did not arrive within {timeout:g} s ({total:,} bytes received)") from None
+        raise _Reject(408, f"the body did not arrive within {timeout:g} s ({len(body):,} bytes received)",
+                      "timeout") from None
     except ClientDisconnect:  # the answer goes nowhere; it only keeps the disconnect out of the error log
-        raise _Reject(400, "the client disconnected before sending its whole body") from None
-    return b"".join(chunks)
+        raise _Reject(400, "the client disconnected before sending its whole body", "disconnect") from None
+    return body
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -526,6 +582,7 @@ def create_app(
     targets: Sequence[str] | None = None,
     api_token: str | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
     """The webhook ASGI app (serve it with uvicorn); the caller owns ``store`` and closes it.
 
@@ -535,6 +592,7 @@ def create_app(
     ignored). Jobs go to ``targets`` (default: every platform with credentials in ``settings``) at now +
     ``delay_seconds``. ``api_token`` (``CROSSPOST_API_TOKEN``) opens ``GET /jobs``; it may not be the secret.
     A hook's body must arrive within ``body_timeout`` seconds.
+    Bodies over ``max_body_bytes`` are refused (413).
     """
     secret = secret or None
     api_token = api_token or None
@@ -560,7 +618,8 @@ def create_app(
     if insecure:
         log.warning("webhook accepts UNSIGNED requests", extra={"flag": INSECURE_ENV})
     receiver = _Receiver(
-        store, secret, platforms, delay_seconds, api_token=api_token, body_timeout=body_timeout
+        store, secret, platforms, delay_seconds, api_token=api_token, body_timeout=body_timeout,
+        max_body=max_body_bytes,
     )
     routes = [
         Route("/hooks/ghost", receiver.hook("ghost"), methods=["POST"]),
@@ -590,7 +649,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "Missing, wrong or stale signature (or bearer token).",
         404: f"No such job, or GET /jobs is off ({API_TOKEN_ENV} is not set on the server).",
         408: "The body did not arrive within the body timeout (30 s by default); the connection is closed.",
-        413: "Body over 1 MiB.",
+        413: "Body over the size cap (16 MiB unless CROSSPOST_WEBHOOK_MAX_BODY says otherwise).",
         415: "Content-Type is not application/json.",
         422: "The article has no valid canonical link (an absolute http(s) URL with a valid host, no "
         "whitespace or control characters, at most 2,048 characters): nothing is queued.",

@@ -31,6 +31,13 @@ from bot.load.plaintext import text_blocks
 from bot.policy import BadCanonicalLink, publication_state
 
 _GHOST_BODY_KEYS = frozenset({"html", "plaintext", "lexical", "mobiledoc"})
+GHOST_POST_FIELDS = frozenset({
+    "id", "uuid", "slug", "title", "url", "canonical_url", "status", "visibility", "published_at", "updated_at",
+    "custom_excerpt", "excerpt", "plaintext", "html", "feature_image", "feature_image_alt", "tags",
+    "primary_tag", "lang", "locale",
+})
+"""The fields of a Ghost post :func:`from_ghost` reads; everything else (Ghost 6's ``post_revisions``, each
+with the full content, ``lexical``, ``mobiledoc``, authors, tiers) can be dropped on arrival."""
 # html-to-text, which Ghost uses to make `plaintext`, writes links as "text [https://…]".
 _GHOST_LINK_NOTE = re.compile(r"\s?\[(?:https?|mailto):[^\]\s]*\]")
 _GHOST_LIST_ITEM = re.compile(r"^[ \t]*\*[ \t]+", re.MULTILINE)
@@ -143,6 +150,15 @@ def _ghost_post(payload: dict[str, Any], origin: str) -> dict[str, Any]:
             raise InputError(f"{origin}: Ghost reply holds {len(posts)} posts; give one")
         return posts[0]
     return payload
+
+
+def slim_ghost_post(post: dict[str, Any]) -> dict[str, Any]:
+    """``post`` with only :data:`GHOST_POST_FIELDS`, and without ``html`` when ``plaintext`` is there
+    (the reader prefers plaintext): a 1.4 MB Ghost 6 delivery shrinks to the post's own text."""
+    slim = {k: v for k, v in post.items() if k in GHOST_POST_FIELDS}
+    if isinstance(slim.get("plaintext"), str) and slim["plaintext"].strip():
+        slim.pop("html", None)
+    return slim
 
 
 def from_ghost(payload: dict[str, Any], *, origin: str = "Ghost payload") -> Article:
