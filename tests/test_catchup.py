@@ -158,7 +158,9 @@ def test_a_draft_or_undated_post_from_an_api_is_not_queued() -> None:
     assert not_publishable(ok, now, timedelta(days=2)) is None
     from dataclasses import replace
 
-    assert not_publishable(replace(ok, extra={"status": "draft"}), now, timedelta(days=2))
+    assert not_publishable(replace(ok, status="draft"), now, timedelta(days=2))
+    assert not_publishable(replace(ok, status="scheduled"), now, timedelta(days=2))
+    assert not_publishable(replace(ok, url="https://x.example/a b"), now, timedelta(days=2))
     assert not_publishable(replace(ok, published_at=None), now, timedelta(days=2))
     assert not_publishable(replace(ok, published_at=(now - timedelta(days=3)).isoformat()), now, timedelta(days=2))
     assert not_publishable(replace(ok, published_at=(now + timedelta(hours=1)).isoformat()), now, timedelta(days=2))
