@@ -53,11 +53,14 @@ def connect(url: str | None = None) -> Store:
     ``postgres://...``. Raises ConfigError (one line, password masked) for a URL it cannot use or a
     database it cannot reach.
     """
+    explicit = bool((url or os.environ.get("DATABASE_URL", "")).strip())
     url = (url or default_database_url()).strip()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
         from bot.store.sqlite import SQLiteStore
 
+        if explicit:
+            _check_sqlite_directory(url)
         return SQLiteStore(url)
     if scheme in ("postgresql", "postgres"):
         try:
@@ -71,3 +74,18 @@ def connect(url: str | None = None) -> Store:
         f"unsupported database URL {redact_url(url)!r}: use sqlite:///absolute/path.db or "
         "postgresql://user@host/dbname (set DATABASE_URL)"
     )
+
+
+def _check_sqlite_directory(url: str) -> None:
+    """Refuse a ``DATABASE_URL`` into a directory that does not exist (a typo would otherwise create a
+    tree of directories and a fresh, empty queue there); only the default state directory is created."""
+    from bot.store.sqlite import MEMORY, parse_sqlite_url
+
+    path = parse_sqlite_url(url)
+    if path == MEMORY:
+        return
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL {redact_url(url)!r}: directory {parent} does not exist; create it or fix the URL"
+        )
