@@ -45,8 +45,8 @@ class Number:
         what = "a whole number" if self.integer else "a number"
         unit = f" {self.unit}" if self.unit else ""
         if self.above is not None:
-            return f"{what} greater than {self.above:g} and at most {self.maximum:g}{unit}"
-        return f"{what} from {self.minimum:g} to {self.maximum:g}{unit}"
+            return f"{what} greater than {_num(self.above)} and at most {_num(self.maximum)}{unit}"
+        return f"{what} from {_num(self.minimum or 0)} to {_num(self.maximum)}{unit}"
 
     def from_text(self, text: str) -> float:
         raw = text.strip()
@@ -66,6 +66,10 @@ class Number:
         if not math.isfinite(value) or not low_ok or value > self.maximum:
             raise BadValue(f"must be {self.describe()}")
         return value
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 _TRUE = {"1", "true", "yes", "on"}

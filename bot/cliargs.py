@@ -29,6 +29,10 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        bad_value = re.fullmatch(r"argument ([^:]+): (.*)", message, re.DOTALL)
+        if bad_value:  # "argument --tz: 'Mars' is not ..." -> "--tz 'Mars' is not ..."
+            option, reason = bad_value.groups()
+            message = f"{option}{'' if reason.startswith(chr(39)) else ':'} {reason}"
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
@@ -39,8 +43,10 @@ class ArgType:
     :mod:`bot.checks` check behind it.
     """
 
-    def __init__(self, name: str, parse: Callable[[str], Any], check: Check | None = None) -> None:
+    def __init__(self, name: str, parse: Callable[[str], Any], check: Check | None = None, *,
+                 quote_value: bool = True) -> None:
         self.name = name
+        self.quote_value = quote_value
         self.__name__ = name  # argparse names the type in some messages
         self.parse = parse
         self.check = check
@@ -49,7 +55,7 @@ class ArgType:
         try:
             return self.parse(text)
         except BadValue as exc:
-            raise argparse.ArgumentTypeError(f"{_shown(text)} {exc}") from None
+            raise argparse.ArgumentTypeError(f"{_shown(text)} {exc}" if self.quote_value else str(exc)) from None
 
     def __repr__(self) -> str:
         return f"ArgType({self.name})"
@@ -166,14 +172,14 @@ def _platforms(text: str) -> tuple[str, ...]:
     from bot.rules import parse_platforms
 
     if not text.strip():
-        raise BadValue("must name at least one platform")
+        raise BadValue("name at least one platform (default: all)")
     try:
         return parse_platforms(text)
     except CrosspostError as exc:
         raise BadValue(str(exc)) from None
 
 
-PLATFORMS = ArgType("platforms", _platforms)
+PLATFORMS = ArgType("platforms", _platforms, quote_value=False)
 """A comma-separated list of platforms (aliases such as twitter accepted), parsed to a tuple."""
 
 

@@ -40,6 +40,11 @@ def default_database_url() -> str:
     env = os.environ.get("DATABASE_URL", "").strip()
     if env:
         return env
+    return _state_database_url()
+
+
+def _state_database_url() -> str:
+    """The SQLite file in the user's state directory (the one place crosspost creates a directory)."""
     import platformdirs
 
     path = Path(platformdirs.user_state_dir("crosspost")) / "crosspost.sqlite3"
@@ -53,13 +58,12 @@ def connect(url: str | None = None) -> Store:
     ``postgres://...``. Raises ConfigError (one line, password masked) for a URL it cannot use or a
     database it cannot reach.
     """
-    explicit = bool((url or os.environ.get("DATABASE_URL", "")).strip())
     url = (url or default_database_url()).strip()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
         from bot.store.sqlite import SQLiteStore
 
-        if explicit:
+        if url != _state_database_url():
             _check_sqlite_directory(url)
         return SQLiteStore(url)
     if scheme in ("postgresql", "postgres"):
@@ -87,5 +91,5 @@ def _check_sqlite_directory(url: str) -> None:
     parent = Path(path).parent
     if not parent.is_dir():
         raise ConfigError(
-            f"DATABASE_URL {redact_url(url)!r}: directory {parent} does not exist; create it or fix the URL"
+            f"database {path}: directory {parent} does not exist; create it or fix DATABASE_URL"
         )
