@@ -155,10 +155,12 @@ def _existing(kind: str) -> Callable[[str], Path]:
         if not text.strip():
             raise BadValue(f"must name a {kind}")
         path = Path(text).expanduser()
-        if kind == "file" and not path.is_file():
-            raise BadValue("is not a file" if path.exists() else "does not exist")
-        if kind == "directory" and not path.is_dir():
-            raise BadValue("is not a directory" if path.exists() else "does not exist")
+        try:
+            exists, right_kind = path.exists(), path.is_file() if kind == "file" else path.is_dir()
+        except OSError as exc:  # e.g. a name too long
+            raise BadValue(f"cannot be used: {exc.strerror}") from None
+        if not right_kind:
+            raise BadValue(f"is not a {kind}" if exists else "does not exist")
         return path
 
     return parse

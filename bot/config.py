@@ -237,8 +237,9 @@ def load_settings(
     templates = _checked(str(config_file), "templates", data["templates"], {"templates": Text(4096)}) \
         if "templates" in data else None
     tdir = templates_dir or (Path(templates).expanduser() if templates else None)
-    if tdir is not None and not tdir.is_dir():
-        raise ConfigError(f"templates directory {tdir} does not exist")
+    if tdir is not None and not _is_dir(tdir):
+        where = "" if templates_dir else f"{config_file}: templates = {str(tdir)[:60]!r}: "
+        raise ConfigError(f"{where}templates directory {str(tdir)[:200]} does not exist")
     return Settings(
         accounts=tuple(accounts),
         compose=compose,
@@ -250,6 +251,13 @@ def load_settings(
         timeout=timeout,
         max_attempts=max_attempts,
     )
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system
+        return False
 
 
 def _account_from_toml(
