@@ -297,3 +297,73 @@ def test_toml_and_database_url_in_a_real_process(tmp_path: Path) -> None:
     assert f"directory {missing.parent} does not exist" in assert_one_line_error(
         proc.returncode, proc.stdout, proc.stderr)
     assert not missing.parent.exists()
+
+
+# ---------------------------------------------------------------------------- what a newcomer expects
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    """``crosspost --version`` prints the installed distribution's version."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"crosspost {version('crosspost')}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_help_and_every_command_examples(command: str | None) -> None:
+    """Each option of each subcommand says what it does; each ``--help`` ends with examples."""
+    parser = cli.parser_for(command)
+    for action in parser._actions:
+        assert action.help and action.help.strip(), (command, action.option_strings or action.dest)
+    assert parser.epilog and "examples:" in parser.epilog
+    assert "examples:" in parser.format_help()
+
+
+def test_serve_help_states_signatures_and_environment() -> None:
+    """``serve --help`` names both signing schemes and the variables it reads."""
+    text = cli.parser_for("serve").format_help()
+    for needle in ("X-Ghost-Signature", "X-Crosspost-Signature", "X-Crosspost-Timestamp", "HMAC-SHA256",
+                   "CROSSPOST_WEBHOOK_SECRET", "CROSSPOST_WEBHOOK_INSECURE", "DATABASE_URL"):
+        assert needle in text
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["statu"], "unknown command 'statu' — did you mean status?"),
+    (["shedule", ARTICLE], "did you mean schedule?"),
+    ([ARTICLE, "--dry-run", "--platform", "twitter"], "unknown platform 'twitter' — did you mean x?"),
+    ([ARTICLE, "--dry-run", "--platform", "blusky"], "did you mean bluesky?"),
+    ([ARTICLE, "--dry-run", "--platform", "x,mastodn"], "did you mean mastodon?"),
+    ([ARTICLE, "--dry-run", "--platform", ""], "--platform"),
+    (["watch", "https://blog.example.com/feed.xml", "--every", "0"], "--every '0'"),
+])
+def test_mistakes_get_a_suggestion(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
+                                   clean_env: Path) -> None:
+    """A near miss of a command or a platform (aliases included) names what was probably meant."""
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert needle in assert_one_line_error(code, out, err)
+
+
+def test_schedule_at_in_the_past_needs_now(capsys: pytest.CaptureFixture[str], clean_env: Path) -> None:
+    """A past --at is refused (nothing queued); with --now the job is queued due now."""
+    import json
+    from datetime import UTC, datetime
+
+    code = cli.main(["schedule", ARTICLE, "--at", "2020-01-01 09:00", "--tz", "UTC"])
+    out, err = capsys.readouterr()
+    assert "--now" in assert_one_line_error(code, out, err)
+    assert cli.main(["queue", "--all", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []
+    before = datetime.now(UTC)
+    assert cli.main(["schedule", ARTICLE, "--at", "2020-01-01 09:00", "--tz", "UTC", "--now", "--json"]) == 0
+    job = json.loads(capsys.readouterr().out)
+    assert datetime.fromisoformat(job["run_at"]) >= before.replace(microsecond=0)
+
+
+def test_status_of_an_article_never_posted_exits_1(capsys: pytest.CaptureFixture[str], clean_env: Path) -> None:
+    """``status ARTICLE`` with nothing in the ledger: one line, exit 1 (a script can tell)."""
+    assert cli.main(["status", ARTICLE]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "never posted" in err
+    assert cli.main(["status"]) == 0 and "nothing posted yet" in capsys.readouterr().out
