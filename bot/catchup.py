@@ -52,6 +52,9 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)", re.IGNORECASE)
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+_MAX_SPAN = timedelta(days=3650)
+
+
 def parse_span(name: str, raw: str | None, default: timedelta, bare_unit: str) -> timedelta:
     """An env duration: ``90s``, ``10m``, ``2h``, ``2d``, ``1h30m``; a bare number is in ``bare_unit``."""
     if raw is None or not raw.strip():
@@ -67,6 +70,8 @@ def parse_span(name: str, raw: str | None, default: timedelta, bare_unit: str) -
         pos = match.end()
     if pos != len(text) or seconds < 0:
         raise ConfigError(f"{name}={raw!r} is not a duration like 90s, 10m, 2h or 2d")
+    if seconds > _MAX_SPAN.total_seconds():
+        raise ConfigError(f"{name}={raw!r} is longer than {_MAX_SPAN.days} days")
     return timedelta(seconds=seconds)
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from bot.checks import did_you_mean
+from bot.cliargs import Parser, UsageError
 from bot.errors import CrosspostError
 from bot.rules import PLATFORM_NAMES, RULES
 
@@ -24,43 +27,76 @@ examples:
   crosspost post.md --thread                        the body as a numbered thread
   crosspost status                                  what was posted where
   crosspost sandbox                                 local X/Bluesky/Mastodon to try it all
-
-other commands: status, sandbox, schedule, queue, cancel, retry, worker, serve, watch
-  (crosspost COMMAND --help for each)
+  crosspost --version
 """
 
 
-class UsageError(CrosspostError):
-    """Bad command-line usage (exit 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see crosspost --help)")
-
-
 def _post_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    from bot import cliargs
+
+    p = Parser(
         prog="crosspost",
         description="Cross-post an article to X, Bluesky and Mastodon: fitted by each platform's own "
         "counting, hashtags whole, the canonical link intact, exactly once.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES + f"\nother commands: {', '.join(SUBCOMMANDS)}\n  (crosspost COMMAND --help for each)\n",
     )
-    p.add_argument("article", help="a file (.txt .md .html .json), an http(s) URL, or - for stdin")
+    p.add_argument("article", type=cliargs.ARTICLE,
+                   help="a file (.txt .md .html .json), an http(s) URL, or - for stdin")
+    p.add_argument("--version", action="version", version=f"crosspost {cliargs.version()}",
+                   help="print crosspost's version and exit")
     p.add_argument("--dry-run", action="store_true", help="compose and print; publish nothing")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--url", help="the canonical link (overrides the article's)")
-    p.add_argument("--platform", help=f"comma-separated subset of {','.join(PLATFORM_NAMES)}")
-    p.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a hashtag (repeatable)")
+    p.add_argument("--url", type=cliargs.URL, help="the canonical link (overrides the article's)")
+    p.add_argument("--platform", type=cliargs.PLATFORMS,
+                   help=f"comma-separated subset of {','.join(PLATFORM_NAMES)} (default: all)")
+    p.add_argument("--tag", action="append", default=[], type=cliargs.TAG, metavar="TAG",
+                   help="add a hashtag (repeatable)")
     p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
-    p.add_argument("--templates", type=Path, metavar="DIR", help="directory with x.j2, bluesky.j2, mastodon.j2")
-    p.add_argument("--config", type=Path, metavar="FILE", help="crosspost.toml (default: ./crosspost.toml)")
-    p.add_argument("--format", choices=("text", "markdown", "html", "json"), help="force the input format")
+    p.add_argument("--templates", type=cliargs.EXISTING_DIR, metavar="DIR",
+                   help="directory with x.j2, bluesky.j2, mastodon.j2")
+    p.add_argument("--config", type=cliargs.EXISTING_FILE, metavar="FILE",
+                   help="crosspost.toml (default: ./crosspost.toml)")
+    p.add_argument("--format", choices=cliargs.FORMATS, help="force the input format (default: by extension)")
     p.add_argument("--force", action="store_true", help="post again even where the article is already out")
     p.add_argument("--publish-draft", action="store_true",
                    help="post even though the source marks the article unpublished (draft, scheduled, private…)")
     return p
+
+
+SUBCOMMANDS: dict[str, str] = {
+    "status": "bot.commands",
+    "sandbox": "bot.commands",
+    "schedule": "bot.triggers",
+    "queue": "bot.triggers",
+    "cancel": "bot.triggers",
+    "retry": "bot.triggers",
+    "worker": "bot.triggers",
+    "serve": "bot.triggers",
+    "watch": "bot.triggers",
+}
+"""Each subcommand and the module that holds its ``NAME(argv)`` entry point and ``NAME_parser()``."""
+
+
+def parser_for(command: str | None) -> argparse.ArgumentParser:
+    """The parser of ``crosspost COMMAND`` (None: of ``crosspost ARTICLE``); the help test walks these."""
+    import importlib
+
+    if command is None:
+        return _post_parser()
+    builder: Callable[[], argparse.ArgumentParser] = getattr(
+        importlib.import_module(SUBCOMMANDS[command]), f"{command}_parser"
+    )
+    return builder()
+
+
+def _unknown_command(word: str) -> None:
+    """Refuse ``crosspost statu``: a bare word that is neither a command nor a file is a mistyped command."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z_-]*", word) or Path(word).exists():
+        return
+    hint = did_you_mean(word, SUBCOMMANDS)
+    if hint:
+        raise UsageError(f"unknown command {word!r}{hint}")
+    raise UsageError(f"{word!r} is neither a command ({', '.join(SUBCOMMANDS)}) nor an article file")
 
 
 def _fail(message: str, code: int = 2, *, as_json: bool = False) -> int:
@@ -82,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args and args[0] in commands:
             return commands[args[0]](args[1:])
+        if args:
+            _unknown_command(args[0])
         options = _post_parser().parse_args(args)
         return run_post(options)
     except CrosspostError as exc:
@@ -104,17 +142,7 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
 
         return run
 
-    return {
-        "status": lazy("bot.commands", "status"),
-        "sandbox": lazy("bot.commands", "sandbox"),
-        "schedule": lazy("bot.commands", "schedule"),
-        "queue": lazy("bot.commands", "queue"),
-        "cancel": lazy("bot.commands", "cancel"),
-        "retry": lazy("bot.commands", "retry"),
-        "worker": lazy("bot.commands", "worker"),
-        "serve": lazy("bot.commands", "serve"),
-        "watch": lazy("bot.commands", "watch"),
-    }
+    return {name: lazy(module, name) for name, module in SUBCOMMANDS.items()}
 
 
 def load_input(options: argparse.Namespace, *, allow_private: bool, timeout: float) -> Any:
@@ -134,9 +162,8 @@ def run_post(options: argparse.Namespace) -> int:
     from bot.compose import compose
     from bot.config import load_settings
     from bot.policy import PUBLISH_DRAFT_FLAG, check_option_url, check_publishable, unpublished_reason
-    from bot.rules import parse_platforms
 
-    platforms = parse_platforms(options.platform)
+    platforms = options.platform or PLATFORM_NAMES
     settings = load_settings(config_file=options.config, templates_dir=options.templates)
     check_option_url(options.url)
     article = load_input(options, allow_private=settings.allow_private_network, timeout=settings.timeout)

@@ -3,25 +3,16 @@ the queue, worker, webhook server and feed watcher). Entry points only: parse, c
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-from bot.errors import CrosspostError
-
-
-class UsageError(CrosspostError):
-    """Bad command-line usage (exit 2)."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+from bot import cliargs
+from bot.cliargs import Parser, UsageError
 
 
 def _article_key(source: str, settings: Any) -> str:
@@ -39,13 +30,28 @@ def _article_key(source: str, settings: Any) -> str:
     return source
 
 
+STATUS_EXAMPLES = """\
+examples:
+  crosspost status                          every article, platform and account
+  crosspost status post.md                  one article (exit 1 if it was never posted)
+  crosspost status --url https://blog.example.com/p/1 --json
+"""
+
+
+def status_parser() -> Parser:
+    p = Parser(prog="crosspost status", description="Show the post ledger: what was posted where.",
+               epilog=STATUS_EXAMPLES)
+    p.add_argument("article", nargs="?", type=cliargs.ARTICLE_REF,
+                   help="an article file, its canonical URL or its key (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--url", type=cliargs.URL,
+                   help="the canonical URL the article was posted with (if it came from --url)")
+    return p
+
+
 def status(argv: Sequence[str]) -> int:
-    """``crosspost status [ARTICLE] [--json]``: what was posted where."""
-    p = Parser(prog="crosspost status", description="Show the post ledger: what was posted where.")
-    p.add_argument("article", nargs="?", help="an article file or its canonical URL (default: all)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--url", help="the canonical URL the article was posted with (if it came from --url)")
-    args = p.parse_args(argv)
+    """``crosspost status [ARTICLE] [--json]``: what was posted where; exit 1 for an article never posted."""
+    args = status_parser().parse_args(argv)
     from bot.config import load_settings
     from bot.store import connect
 
@@ -64,9 +70,14 @@ def status(argv: Sequence[str]) -> int:
         store.close()
     if args.json:
         print(json.dumps([_row_json(r) for r in rows], ensure_ascii=False, indent=2))
+    if not rows and key:
+        print(f"error: {args.article or args.url} was never posted (crosspost status lists what was)",
+              file=sys.stderr)
+        return 1
+    if args.json:
         return 0
     if not rows:
-        print("nothing posted yet" + (f" for {args.article or args.url}" if key else ""))
+        print("nothing posted yet")
         return 0
     header = ("article", "platform", "account", "part", "state", "attempts", "post")
     table = [header] + [
@@ -93,18 +104,34 @@ def _row_json(r: Any) -> dict[str, Any]:
     }
 
 
+SANDBOX_EXAMPLES = """\
+examples:
+  crosspost sandbox                          serve on 127.0.0.1:8765 and print the environment to use
+  eval "$(crosspost sandbox --port 9000 &)"  (or paste the printed export lines into another shell)
+  crosspost sandbox --mastodon-max-characters 5000 --seed 7
+  crosspost sandbox --mastodon-flavor takahe        a Takahē server: raw code points, no Idempotency-Key
+"""
+
+
+def sandbox_parser() -> Parser:
+    from bot.sandbox.flavors import FLAVOR_NAMES
+
+    p = Parser(prog="crosspost sandbox", description="Serve local stand-ins of X, Bluesky and Mastodon.",
+               epilog=SANDBOX_EXAMPLES)
+    p.add_argument("--port", type=cliargs.PORT, default=8765, help="port to listen on (default 8765; 0: any free)")
+    p.add_argument("--host", type=cliargs.HOST, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--mastodon-max-characters", type=cliargs.count(1, 1_000_000), default=None,
+                   help="the post limit the local Mastodon instance announces (default: the flavour's own)")
+    p.add_argument("--mastodon-flavor", choices=FLAVOR_NAMES, default=None, metavar="SOFTWARE",
+                   help=f"play {'|'.join(FLAVOR_NAMES)} (default: $CROSSPOST_SANDBOX_MASTODON_FLAVOR, "
+                   "else mastodon)")
+    p.add_argument("--seed", type=cliargs.count(0, 2**32 - 1), default=None, help="random seed for chaos faults")
+    return p
+
+
 def sandbox(argv: Sequence[str]) -> int:
     """``crosspost sandbox [--port P]``: serve the local X/Bluesky/Mastodon and print its environment."""
-    p = Parser(prog="crosspost sandbox", description="Serve local stand-ins of X, Bluesky and Mastodon.")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--mastodon-max-characters", type=int, default=None,
-                   help="the instance's limit (default: the flavour's own default)")
-    p.add_argument("--mastodon-flavor", default=None, metavar="SOFTWARE",
-                   help="play mastodon|pleroma|akkoma|gotosocial|takahe (default: "
-                        "$CROSSPOST_SANDBOX_MASTODON_FLAVOR, else mastodon)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for chaos faults")
-    args = p.parse_args(argv)
+    args = sandbox_parser().parse_args(argv)
     from bot.sandbox import Sandbox
 
     try:
@@ -127,25 +154,7 @@ def sandbox(argv: Sequence[str]) -> int:
     return 0
 
 
-def _delegate(name: str) -> Any:
-    def run(argv: Sequence[str]) -> int:
-        from bot import triggers
-
-        result: int = getattr(triggers, name)(argv)
-        return result
-
-    return run
-
-
-schedule = _delegate("schedule")
-queue = _delegate("queue")
-cancel = _delegate("cancel")
-retry = _delegate("retry")
-worker = _delegate("worker")
-serve = _delegate("serve")
-watch = _delegate("watch")
-
-__all__ = ["cancel", "queue", "retry", "sandbox", "schedule", "serve", "status", "watch", "worker"]
+__all__ = ["print_table", "sandbox", "sandbox_parser", "status", "status_parser"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(status(sys.argv[1:]))

@@ -33,14 +33,60 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import PUBLIC_CREDENTIAL_SUFFIXES, AccountSettings
-from bot.compose import ComposeOptions
+from bot.checks import BadValue, Check, Choice, Flag, HttpUrl, Number, Text, TextTable, did_you_mean
+from bot.compose import LINK_POLICIES, ComposeOptions
 from bot.errors import ConfigError
 from bot.rules import RULES
 
-_TRUE = {"1", "true", "yes", "on"}
 DEFAULT_FEED_MAX_AGE_DAYS = 14
 """A feed entry older than this is old news (a back-dated post, a feed that re-keyed its entries)."""
-_COMPOSE_KEYS = {"link", "utm", "max_hashtags", "inline_hashtags", "thread", "max_parts", "limit", "image"}
+
+ENV_CHECKS: dict[str, Check] = {
+    "CROSSPOST_TIMEOUT": Number(above=0, maximum=600, integer=False, unit="seconds"),
+    "CROSSPOST_RATE_LIMIT_WAIT": Number(minimum=0, maximum=86400, integer=False, unit="seconds"),
+    "CROSSPOST_MAX_ATTEMPTS": Number(minimum=1, maximum=100),
+    "CROSSPOST_ALLOW_PRIVATE_NETWORK": Flag(),
+    "CROSSPOST_LOG_LEVEL": Choice(("debug", "info", "warning", "error", "critical")),
+    "DATABASE_URL": Text(max_length=4096),
+    **{r.base_url_env: HttpUrl() for r in RULES.values()},
+}
+"""The environment variables crosspost's settings read (besides credentials), each with its check."""
+
+COMPOSE_CHECKS: dict[str, Check] = {
+    "link": Choice(LINK_POLICIES),
+    "utm": TextTable(),
+    "max_hashtags": Number(minimum=0, maximum=30),
+    "inline_hashtags": Flag(),
+    "thread": Flag(),
+    "max_parts": Number(minimum=1, maximum=100),
+    "limit": Number(minimum=1, maximum=1_000_000),
+    "image": Flag(),
+}
+"""``[compose.PLATFORM]`` keys (also allowed in an ``[[accounts]]`` entry), each with its check."""
+
+ACCOUNT_CHECKS: dict[str, Check] = {
+    "platform": Choice(tuple(RULES)),
+    "name": Text(max_length=64),
+    "credentials": TextTable(),
+    "base_url": HttpUrl(),
+}
+"""``[[accounts]]`` keys every account has."""
+
+ACCOUNT_OPTION_CHECKS: dict[str, Check] = {
+    "visibility": Choice(("public", "unlisted", "private", "direct")),
+    "spoiler_text": Text(max_length=500),
+    "sensitive": Flag(),
+}
+"""Adapter options an ``[[accounts]]`` entry may set; which apply is ``PlatformRules.account_options``."""
+
+FEED_CHECKS: dict[str, Check] = {
+    "feed_categories_as_tags": Flag(),
+    "feed_max_age_days": Number(minimum=0, maximum=36500, integer=False, unit="days"),
+}
+"""Top-level keys for ``crosspost watch``: feed categories as hashtags, and the age window of entries."""
+
+TOP_LEVEL_KEYS = ("compose", "accounts", "templates", *FEED_CHECKS)
+"""What crosspost.toml may hold at its top level."""
 
 
 @dataclass(frozen=True)
@@ -70,34 +116,50 @@ class Settings:
         return tuple(a for a in self.accounts if a.platform in platforms)
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in _TRUE
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
+def _env(env: Mapping[str, str], name: str, default: Any) -> Any:
+    """The checked value of environment variable ``name`` (unset or empty: ``default``)."""
+    raw = env.get(name, "")
+    if not raw.strip():
         return default
+    check = ENV_CHECKS[name]
     try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        return check.from_text(raw)
+    except BadValue as exc:
+        shown = raw if len(raw) <= 60 else raw[:57] + "..."
+        raise ConfigError(f"environment variable {name}={shown!r} {exc}") from None
 
 
-def _compose_options(platform: str, table: Mapping[str, Any], base: ComposeOptions) -> ComposeOptions:
-    unknown = set(table) - _COMPOSE_KEYS
-    if unknown:
-        raise ConfigError(f"crosspost.toml [compose.{platform}]: unknown key(s) {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = dict(table)
+def _check_credentials(env: Mapping[str, str]) -> None:
+    """A credential with a space or a line break in it was pasted wrong; say so before a platform does."""
+    for rules in RULES.values():
+        for name in rules.credentials:
+            value = env.get(name, "")
+            if value and (value != value.strip() or any(c.isspace() or ord(c) < 32 for c in value)):
+                raise ConfigError(f"environment variable {name} contains whitespace or a line break; "
+                                  "copy the value again")
+
+
+def _checked(where: str, key: str, value: Any, checks: Mapping[str, Check]) -> Any:
+    """``value`` of TOML ``key`` through its check; a ConfigError naming the key and the file."""
+    check = checks.get(key)
+    if check is None:
+        raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(key, checks)} "
+                          f"(known: {', '.join(checks)})")
+    try:
+        return check.from_value(value)
+    except BadValue as exc:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ConfigError(f"{where}: {key} = {shown} {exc}") from None
+
+
+def _compose_options(where: str, table: Mapping[str, Any], base: ComposeOptions) -> ComposeOptions:
+    values = {key: _checked(where, key, value, COMPOSE_CHECKS) for key, value in table.items()}
     if "utm" in values:
-        utm = values["utm"]
-        if not isinstance(utm, Mapping):
-            raise ConfigError(f"crosspost.toml [compose.{platform}] utm must be a table of name = value")
-        values["utm"] = tuple((str(k), str(v)) for k, v in utm.items())
+        values["utm"] = tuple(values["utm"].items())
     try:
         return replace(base, **values)
-    except TypeError as exc:
-        raise ConfigError(f"crosspost.toml [compose.{platform}]: {exc}") from None
+    except (TypeError, ConfigError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -131,15 +193,31 @@ def load_settings(
     if config_file is None and Path("crosspost.toml").is_file():
         config_file = Path("crosspost.toml")
     data = read_toml(config_file) if config_file else {}
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{config_file}: unknown key {key!r}{did_you_mean(key, TOP_LEVEL_KEYS)} "
+                              f"(known: {', '.join(TOP_LEVEL_KEYS)})")
 
-    timeout = _number(env, "CROSSPOST_TIMEOUT", 15.0)
-    allow_private = _flag(env, "CROSSPOST_ALLOW_PRIVATE_NETWORK")
+    timeout = float(_env(env, "CROSSPOST_TIMEOUT", 15.0))
+    allow_private = bool(_env(env, "CROSSPOST_ALLOW_PRIVATE_NETWORK", False))
+    rate_limit_wait = float(_env(env, "CROSSPOST_RATE_LIMIT_WAIT", 60.0))
+    max_attempts = int(_env(env, "CROSSPOST_MAX_ATTEMPTS", 5))
+    _env(env, "CROSSPOST_LOG_LEVEL", "warning")
+    database_url = _env(env, "DATABASE_URL", None)
+    base_urls = {r.name: _env(env, r.base_url_env, None) for r in RULES.values()}
+    _check_credentials(env)
 
+    compose_tables = data.get("compose") or {}
+    if not isinstance(compose_tables, Mapping):
+        raise ConfigError(f"{config_file}: compose must be a table of [compose.PLATFORM] tables")
     compose: dict[str, ComposeOptions] = {}
-    for platform, table in (data.get("compose") or {}).items():
+    for platform, table in compose_tables.items():
         if platform not in RULES:
-            raise ConfigError(f"crosspost.toml [compose.{platform}]: unknown platform; one of {', '.join(RULES)}")
-        compose[platform] = _compose_options(platform, table, ComposeOptions())
+            raise ConfigError(f"{config_file}: [compose.{platform}]: unknown platform"
+                              f"{did_you_mean(platform, RULES)}; one of {', '.join(RULES)}")
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{config_file}: compose.{platform} must be a table of settings")
+        compose[platform] = _compose_options(f"{config_file}: [compose.{platform}]", table, ComposeOptions())
 
     accounts: list[AccountSettings] = []
     account_compose: dict[tuple[str, str], ComposeOptions] = {}
@@ -148,12 +226,16 @@ def load_settings(
         if all(creds.values()):
             accounts.append(
                 AccountSettings(
-                    platform, "default", creds, env.get(rules.base_url_env) or rules.default_base_url or None,
+                    platform, "default", creds, base_urls[platform] or rules.default_base_url or None,
                     timeout=timeout, allow_private_network=allow_private,
                 )
             )
-    for entry in data.get("accounts") or []:
-        account, options = _account_from_toml(entry, env, compose, timeout, allow_private)
+    entries = data.get("accounts") or []
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise ConfigError(f"{config_file}: accounts must be [[accounts]] tables")
+    for number, entry in enumerate(entries, 1):
+        where = f"{config_file}: [[accounts]] #{number}"
+        account, options = _account_from_toml(where, entry, env, compose, timeout, allow_private)
         accounts.append(account)
         if options is not None:
             account_compose[(account.platform, account.account)] = options
@@ -171,42 +253,57 @@ def load_settings(
         env.get(k, "") for r in RULES.values() for k in r.credentials if not k.endswith(PUBLIC_CREDENTIAL_SUFFIXES)
     )
     register_secrets(s for a in accounts for s in a.secrets)
-    categories_as_tags = data.get("feed_categories_as_tags", False)
-    if not isinstance(categories_as_tags, bool):
-        raise ConfigError(f"crosspost.toml feed_categories_as_tags must be true or false, not {categories_as_tags!r}")
-    max_age = data.get("feed_max_age_days", DEFAULT_FEED_MAX_AGE_DAYS)
-    if isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0:
-        raise ConfigError(f"crosspost.toml feed_max_age_days must be a number of days >= 0, not {max_age!r}")
-    tdir = templates_dir or (Path(data["templates"]) if data.get("templates") else None)
-    if tdir is not None and not tdir.is_dir():
-        raise ConfigError(f"templates directory {tdir} does not exist")
+    categories_as_tags = bool(_checked(str(config_file), "feed_categories_as_tags",
+                                       data["feed_categories_as_tags"], FEED_CHECKS)) \
+        if "feed_categories_as_tags" in data else False
+    max_age = float(_checked(str(config_file), "feed_max_age_days", data["feed_max_age_days"], FEED_CHECKS)) \
+        if "feed_max_age_days" in data else float(DEFAULT_FEED_MAX_AGE_DAYS)
+    templates = _checked(str(config_file), "templates", data["templates"], {"templates": Text(4096)}) \
+        if "templates" in data else None
+    tdir = templates_dir or (Path(templates).expanduser() if templates else None)
+    if tdir is not None and not _is_dir(tdir):
+        where = "" if templates_dir else f"{config_file}: templates = {str(tdir)[:60]!r}: "
+        raise ConfigError(f"{where}templates directory {str(tdir)[:200]} does not exist")
     return Settings(
         accounts=tuple(accounts),
         compose=compose,
         account_compose=account_compose,
         templates_dir=tdir,
-        database_url=env.get("DATABASE_URL") or None,
+        database_url=database_url,
         allow_private_network=allow_private,
-        rate_limit_wait=_number(env, "CROSSPOST_RATE_LIMIT_WAIT", 60.0),
+        rate_limit_wait=rate_limit_wait,
         timeout=timeout,
-        max_attempts=int(_number(env, "CROSSPOST_MAX_ATTEMPTS", 5)),
+        max_attempts=max_attempts,
         feed_categories_as_tags=categories_as_tags,
-        feed_max_age_days=float(max_age) or None,
+        feed_max_age_days=max_age or None,
     )
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system
+        return False
+
+
 def _account_from_toml(
+    where: str,
     entry: Mapping[str, Any],
     env: Mapping[str, str],
     compose: Mapping[str, ComposeOptions],
     timeout: float,
     allow_private: bool,
 ) -> tuple[AccountSettings, ComposeOptions | None]:
-    platform = str(entry.get("platform", ""))
-    name = str(entry.get("name", ""))
-    if platform not in RULES or not name:
-        raise ConfigError(f"crosspost.toml [[accounts]] needs platform (one of {', '.join(RULES)}) and name")
+    if "platform" not in entry or "name" not in entry:
+        raise ConfigError(f"{where} needs platform (one of {', '.join(RULES)}) and name")
+    platform = _checked(where, "platform", entry["platform"], ACCOUNT_CHECKS)
+    name = _checked(where, "name", entry["name"], ACCOUNT_CHECKS)
     rules = RULES[platform]
+    where = f"{where} ({platform} {name})"
+    own_options = {k: ACCOUNT_OPTION_CHECKS[k] for k in rules.account_options}
+    known: dict[str, Check] = {**ACCOUNT_CHECKS, **COMPOSE_CHECKS, **own_options}
+    for key, value in entry.items():
+        _checked(where, key, value, known)
     mapping = entry.get("credentials") or {}
     creds: dict[str, str] = {}
     for key in rules.credentials:
@@ -215,14 +312,14 @@ def _account_from_toml(
         if not value:
             raise ConfigError(f"{platform} account {name!r}: environment variable {var} is not set")
         creds[key] = value
-    options = {k: v for k, v in entry.items() if k not in {"platform", "name", "credentials", "base_url"}}
-    compose_part = {k: v for k, v in options.items() if k in _COMPOSE_KEYS}
-    account_options = {k: v for k, v in options.items() if k not in _COMPOSE_KEYS}
+    compose_part = {k: v for k, v in entry.items() if k in COMPOSE_CHECKS}
+    account_options = {k: v for k, v in entry.items() if k in own_options}
     base = compose.get(platform, ComposeOptions())
     return (
         AccountSettings(
-            platform, name, creds, entry.get("base_url") or env.get(rules.base_url_env) or rules.default_base_url,
+            platform, name, creds,
+            entry.get("base_url") or env.get(rules.base_url_env) or rules.default_base_url,
             options=account_options, timeout=timeout, allow_private_network=allow_private,
         ),
-        _compose_options(platform, compose_part, base) if compose_part else None,
+        _compose_options(where, compose_part, base) if compose_part else None,
     )

@@ -272,6 +272,7 @@ def poll_feed(
     )
     entries = parse_feed(result.body, feed_url=result.url_final, content_type=result.content_type,
                          categories_as_tags=settings.feed_categories_as_tags)
+    _warn_reused_ids(feed_url, entries)
     first_run = not store.feed_seen(feed_url, [FIRST_POLL_MARKER])
     all_keys = [k for e in entries for k in e.keys]
     seen = store.feed_seen(feed_url, all_keys)
@@ -361,6 +362,22 @@ def _with_wordpress_tags(entries: list[FeedEntry], settings: Settings, store: St
                 entry = replace(entry, article=replace(entry.article, tags=tags))
         done.append(entry)
     return done
+
+
+def _warn_reused_ids(feed_url: str, entries: Sequence[FeedEntry]) -> None:
+    """One warning per id that two entries with different links share: only the first of them is queued,
+    which is what the feed's author most likely did not mean (a template that gives every entry one id)."""
+    links: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry.article.source_id and entry.article.url:
+            links.setdefault(entry.article.source_id, []).append(entry.article.url)
+    for entry_id, urls in links.items():
+        distinct = list(dict.fromkeys(urls))
+        if len(distinct) > 1:
+            log.warning(
+                "feed entries share an id but differ in link; only the first is queued",
+                extra={"feed": feed_url, "id": entry_id, "links": " ".join(distinct)},
+            )
 
 
 def watch_loop(

@@ -34,6 +34,8 @@ class PlatformRules:
     credentials: tuple[str, ...] = ()  # environment variables an account needs
     base_url_env: str = ""
     default_base_url: str = ""
+    aliases: tuple[str, ...] = ()  # other names people use for it (``twitter``): suggested, never guessed
+    account_options: tuple[str, ...] = ()  # crosspost.toml [[accounts]] keys the adapter reads
 
     def length(self, post: str) -> int:
         return self.measure(post, self.url_weight)
@@ -74,20 +76,21 @@ RULES: dict[str, PlatformRules] = {
         PlatformRules(
             "x", "X", text.X_LIMIT, "weighted characters", _x, mention_kind=mentions.X_STYLE, own_measure=_x_own,
             credentials=("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
-            base_url_env="X_API_BASE_URL", default_base_url="https://api.twitter.com",
+            base_url_env="X_API_BASE_URL", default_base_url="https://api.twitter.com", aliases=("twitter",),
         ),
         PlatformRules(
             "bluesky", "Bluesky", text.BLUESKY_GRAPHEMES, "graphemes", _bluesky,
             byte_limit=text.BLUESKY_BYTES, shortens_links=True, link_card=True, record_tags=8,
             mention_kind=mentions.ATPROTO, mention_facets=True,
             credentials=("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
-            base_url_env="BLUESKY_SERVICE_URL", default_base_url="https://bsky.social",
+            base_url_env="BLUESKY_SERVICE_URL", default_base_url="https://bsky.social", aliases=("bsky",),
         ),
         PlatformRules(
             "mastodon", "Mastodon", text.MASTODON_DEFAULT_LIMIT, "characters", _mastodon,
             mention_kind=mentions.FEDIVERSE,
             credentials=("MASTODON_ACCESS_TOKEN",),
-            base_url_env="MASTODON_API_BASE_URL", default_base_url="",
+            base_url_env="MASTODON_API_BASE_URL", default_base_url="", aliases=("toot", "fediverse"),
+            account_options=("visibility", "spoiler_text", "sensitive"),
         ),
     )
 }
@@ -96,15 +99,28 @@ PLATFORM_NAMES: tuple[str, ...] = tuple(RULES)
 
 
 def parse_platforms(value: str | None) -> tuple[str, ...]:
-    """``"x,bluesky"`` -> ``("x", "bluesky")``; every name checked; None/empty means all."""
-    if not value:
+    """``"x,bluesky"`` -> ``("x", "bluesky")``; every name checked; None means all.
+
+    An unknown name is a ConfigError that suggests the nearest platform, by name or alias
+    (``twitter`` -> x, ``blusky`` -> bluesky); an empty list is an error, not "all".
+    """
+    from bot.errors import ConfigError
+
+    if value is None:
         return PLATFORM_NAMES
     names = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
-    unknown = [n for n in names if n not in RULES]
-    if unknown or not names:
-        from bot.errors import ConfigError
-
-        raise ConfigError(
-            f"unknown platform {', '.join(unknown) or value!r}: choose from {', '.join(PLATFORM_NAMES)}"
-        )
+    if not names:
+        raise ConfigError(f"no platform named in {value!r}: choose from {', '.join(PLATFORM_NAMES)}")
+    for name in names:
+        if name not in RULES:
+            raise ConfigError(f"unknown platform {name!r}{_suggestion(name)}; choose from {', '.join(PLATFORM_NAMES)}")
     return names
+
+
+def _suggestion(name: str) -> str:
+    """`` — did you mean x?`` when ``name`` is close to a platform's name or one of its aliases."""
+    import difflib
+
+    known = {r.name: r.name for r in RULES.values()} | {a: r.name for r in RULES.values() for a in r.aliases}
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" — did you mean {known[close[0]]}?" if close else ""

@@ -12,15 +12,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from bot.commands import Parser, UsageError, print_table
+from bot import cliargs
+from bot.checks import BadValue
+from bot.cliargs import Parser, UsageError
+from bot.commands import print_table
 from bot.logs import setup_logging
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|w)", re.IGNORECASE)
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=3650)
+"""The longest ``--in`` / ``--every`` (ten years): beyond it a date would leave the calendar."""
 
 
 def parse_duration(value: str) -> timedelta:
-    """``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"``, ``"1d"`` -> timedelta."""
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"``, ``"1d"`` -> timedelta (more than 0, at most 3650 days)."""
     text = value.strip().replace(" ", "")
     pos, seconds = 0, 0.0
     for m in _DURATION.finditer(text):
@@ -28,15 +33,13 @@ def parse_duration(value: str) -> timedelta:
             break
         seconds += float(m.group(1)) * _UNIT[m.group(2).lower()]
         pos = m.end()
-    if pos != len(text) or not text or seconds <= 0:
-        raise UsageError(f"--in {value!r} is not a duration like 90s, 15m, 2h, 1h30m or 1d")
+    if pos != len(text) or not text or seconds <= 0 or seconds > MAX_DURATION.total_seconds():
+        raise UsageError(f"{value!r} is not a duration like 90s, 15m, 2h, 1h30m or 1d (at most 3650d)")
     return timedelta(seconds=seconds)
 
 
-def _zone(name: str | None) -> tzinfo | None:
-    """The time zone called ``name`` (``UTC`` in any case); None for this machine's own (``TZ`` or the system's)."""
-    if not name:
-        return None
+def zone_named(name: str) -> tzinfo:
+    """The time zone called ``name`` (``UTC`` in any case); BadValue when there is none by that name."""
     if name.strip().upper() in ("UTC", "Z"):
         return UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,7 +47,17 @@ def _zone(name: str | None) -> tzinfo | None:
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "Europe"
-        raise UsageError(f"--tz {name!r} is not a time zone (e.g. Europe/Paris, America/New_York, UTC)") from None
+        raise BadValue("is not a time zone (e.g. Europe/Paris, America/New_York, UTC)") from None
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The time zone called ``name``; None for this machine's own (``TZ`` or the system's)."""
+    if name is None:
+        return None
+    try:
+        return zone_named(name)
+    except BadValue as exc:
+        raise UsageError(f"--tz {name!r} {exc}") from None
 
 
 def _in_zone(when: datetime, zone: tzinfo | None) -> datetime:
@@ -60,19 +73,22 @@ def parse_when(at: str | None, in_: str | None, tz: str | None, now: datetime | 
     autumn hour) means the first of the two.
     """
     now = now or datetime.now(UTC)
-    if at and in_:
+    if at is not None and in_ is not None:
         raise UsageError("give either --at or --in, not both")
     zone = _zone(tz)
-    if in_:
-        return now + parse_duration(in_)
-    if not at:
+    if in_ is not None:
+        try:
+            return now + parse_duration(in_)
+        except UsageError as exc:
+            raise UsageError(f"--in {exc}") from None
+    if at is None:
         return now
     try:
         when = datetime.fromisoformat(at.strip().replace("T", " "))
     except ValueError:
         raise UsageError(f"--at {at!r} is not a date and time like \"2026-12-01 09:00\"") from None
     if when.tzinfo is not None:
-        if tz:
+        if tz is not None:
             raise UsageError(f"--at {at!r} already carries a UTC offset; drop --tz")
         return when.astimezone(UTC)
     if zone is None:
@@ -104,30 +120,55 @@ def _catchup_config() -> Any:
     return config
 
 
-def _targets(settings: Any, platform_arg: str | None) -> list[str]:
-    from bot.rules import parse_platforms
+def _targets(settings: Any, platforms: Sequence[str] | None) -> list[str]:
+    from bot.rules import PLATFORM_NAMES
 
-    platforms = parse_platforms(platform_arg)
-    return list(platforms)
+    return list(platforms or PLATFORM_NAMES)
+
+
+PAST_GRACE = timedelta(minutes=1)
+"""How far in the past ``--at`` may be without ``--now`` (the minute being typed)."""
+
+SCHEDULE_EXAMPLES = """\
+examples:
+  crosspost schedule post.md --at "2026-12-01 09:00" --tz Europe/Paris
+  crosspost schedule post.md --in 2h --platform bluesky,mastodon
+  crosspost schedule https://blog.example.com/p/1 --in 1h30m --tag Python --json
+  crosspost schedule post.md --at "2020-01-01 09:00" --now    a past time: post at once
+"""
+
+
+def schedule_parser() -> Parser:
+    p = Parser(prog="crosspost schedule", description="Queue an article to be posted later (run a worker "
+               "or serve to post it).", epilog=SCHEDULE_EXAMPLES)
+    p.add_argument("article", type=cliargs.ARTICLE, help="a file (.txt .md .html .json) or an http(s) URL")
+    p.add_argument("--at", type=cliargs.WHEN, help='local date and time, e.g. "2026-12-01 09:00" (or with an '
+                   "offset: 2026-12-01T09:00+01:00); a past time needs --now")
+    p.add_argument("--tz", type=cliargs.ZONE, help="time zone of --at, e.g. Europe/Paris (default: this machine's)")
+    p.add_argument("--in", dest="in_", type=cliargs.DURATION, metavar="DURATION",
+                   help="from now: 90s, 15m, 2h, 1h30m, 1d (at most 3650d)")
+    p.add_argument("--now", action="store_true", help="if --at has passed, post at once instead of refusing")
+    p.add_argument("--publish-draft", action="store_true",
+                   help="queue it even though the source marks it unpublished (draft, scheduled, private…)")
+    p.add_argument("--platform", type=cliargs.PLATFORMS, help="only these platforms (comma-separated; default: all)")
+    p.add_argument("--url", type=cliargs.URL, help="the canonical link (overrides the article's)")
+    p.add_argument("--tag", action="append", default=[], type=cliargs.TAG, help="add a hashtag (repeatable)")
+    p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
+    p.add_argument("--format", choices=cliargs.FORMATS, help="force the input format (default: by extension)")
+    p.add_argument("--json", action="store_true", help="print the job as JSON")
+    return p
 
 
 def schedule(argv: Sequence[str]) -> int:
     """``crosspost schedule ARTICLE --at "2026-12-01 09:00" [--tz Europe/Paris] | --in 2h``."""
-    p = Parser(prog="crosspost schedule", description="Queue an article to be posted later.")
-    p.add_argument("article")
-    p.add_argument("--at", help='local date and time, e.g. "2026-12-01 09:00"')
-    p.add_argument("--tz", help="time zone of --at (default: this machine's)")
-    p.add_argument("--in", dest="in_", metavar="DURATION", help="from now: 90s, 15m, 2h, 1d")
-    p.add_argument("--platform", help="only these platforms (comma-separated)")
-    p.add_argument("--url", help="the canonical link (overrides the article's)")
-    p.add_argument("--publish-draft", action="store_true",
-                   help="queue it even though the source marks it unpublished (draft, scheduled, private…)")
-    p.add_argument("--tag", action="append", default=[])
-    p.add_argument("--thread", action="store_true")
-    p.add_argument("--format", choices=("text", "markdown", "html", "json"))
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    run_at = parse_when(args.at, args.in_, args.tz)
+    args = schedule_parser().parse_args(argv)
+    now = datetime.now(UTC)
+    run_at = parse_when(args.at, args.in_, args.tz, now)
+    if run_at < now - PAST_GRACE:
+        if not args.now:
+            raise UsageError(f"--at {args.at!r} is in the past ({run_at:%Y-%m-%d %H:%M} UTC); "
+                             "pass --now to post it at once")
+        run_at = now
     from dataclasses import replace
 
     from bot.load import load_article
@@ -163,12 +204,17 @@ def _job_json(job: Any) -> dict[str, Any]:
     }
 
 
+def queue_parser() -> Parser:
+    p = Parser(prog="crosspost queue", description="List queued and running jobs (--all: finished ones too).",
+               epilog="examples:\n  crosspost queue\n  crosspost queue --all --json\n")
+    p.add_argument("--all", action="store_true", help="also list done, failed and cancelled jobs")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
 def queue(argv: Sequence[str]) -> int:
     """``crosspost queue [--all] [--json]``: the jobs, due first."""
-    p = Parser(prog="crosspost queue", description="List queued and running jobs (--all: finished ones too).")
-    p.add_argument("--all", action="store_true")
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    args = queue_parser().parse_args(argv)
     _, store = _open()
     try:
         jobs = store.list_jobs(include_finished=args.all)
@@ -190,19 +236,20 @@ def queue(argv: Sequence[str]) -> int:
     return 0
 
 
-def _job_id(p: Parser, argv: Sequence[str]) -> int:
-    p.add_argument("job", type=int)
-    return int(p.parse_args(argv).job)
+def _job_parser(name: str, description: str, epilog: str) -> Parser:
+    p = Parser(prog=f"crosspost {name}", description=description, epilog=epilog)
+    p.add_argument("job", type=cliargs.JOB_ID, help="the job's id (see crosspost queue --all)")
+    return p
 
 
-def _change_job(job_id: int, action: str, allowed: str, done: str) -> int:
+def _change_job(job_id: int, action: str, allowed: str, done: str, **options: Any) -> int:
     """Apply ``store.cancel`` or ``store.retry`` to a job, refusing the states it does not apply to."""
     _, store = _open()
     try:
         job = store.get_job(job_id)
         if job is None:
             raise UsageError(f"no job {job_id} (see crosspost queue --all)")
-        if not getattr(store, action)(job_id):
+        if not getattr(store, action)(job_id, **options):
             raise UsageError(f"job {job_id} is {job.state}: only {allowed} job can be {done}")
     finally:
         store.close()
@@ -210,16 +257,30 @@ def _change_job(job_id: int, action: str, allowed: str, done: str) -> int:
     return 0
 
 
+def cancel_parser() -> Parser:
+    return _job_parser("cancel", "Cancel a queued job (crosspost retry JOB queues it again).",
+                       "examples:\n  crosspost cancel 12\n")
+
+
 def cancel(argv: Sequence[str]) -> int:
     """``crosspost cancel JOB``: a queued job will not run."""
-    job_id = _job_id(Parser(prog="crosspost cancel", description="Cancel a queued job."), argv)
+    job_id = cancel_parser().parse_args(argv).job
     return _change_job(job_id, "cancel", "a queued", "cancelled")
 
 
+def retry_parser() -> Parser:
+    p = _job_parser("retry", "Queue a failed or cancelled job again: a failed job is due now, a cancelled one "
+                    "keeps its time unless --now.",
+                    "examples:\n  crosspost retry 12          a cancelled job: at its time again\n"
+                    "  crosspost retry 12 --now    at once\n")
+    p.add_argument("--now", action="store_true", help="due at once, even a cancelled job whose time is ahead")
+    return p
+
+
 def retry(argv: Sequence[str]) -> int:
-    """``crosspost retry JOB``: a failed or cancelled job is queued again, due now."""
-    job_id = _job_id(Parser(prog="crosspost retry", description="Queue a failed or cancelled job again."), argv)
-    return _change_job(job_id, "retry", "a failed or cancelled", "retried")
+    """``crosspost retry JOB [--now]``: a failed or cancelled job is queued again."""
+    args = retry_parser().parse_args(argv)
+    return _change_job(args.job, "retry", "a failed or cancelled", "retried", due_now=args.now)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -230,26 +291,29 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def worker_parser() -> Parser:
+    p = Parser(prog="crosspost worker",
+               description="Run due jobs from the queue (SIGTERM finishes or releases the jobs in flight).",
+               epilog="examples:\n  crosspost worker                  run until stopped\n"
+               "  crosspost worker --once           run what is due now, then exit (cron)\n"
+               "  crosspost worker --concurrency 4 --poll 5\n")
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit")
+    p.add_argument("--concurrency", type=cliargs.count(1, 64), default=1, help="jobs at a time, 1 to 64 (default 1)")
+    p.add_argument("--lease", type=cliargs.seconds(), default=120.0,
+                   help="seconds a claimed job is held without a heartbeat before another worker may take it "
+                   "(default 120)")
+    p.add_argument("--poll", type=cliargs.seconds(3600), default=1.0,
+                   help="seconds between looks at an idle queue (default 1)")
+    return p
+
+
 def worker(argv: Sequence[str]) -> int:
     """``crosspost worker [--once] [--concurrency N] [--lease S] [--poll S]``: run due jobs.
 
     SIGTERM or Ctrl-C: stop claiming, let the jobs in flight finish (a job about to wait for a retry is
     released to the queue instead), exit 0.
     """
-    p = Parser(prog="crosspost worker",
-               description="Run due jobs from the queue (SIGTERM finishes or releases the jobs in flight).")
-    p.add_argument("--once", action="store_true", help="run what is due now, then exit")
-    p.add_argument("--concurrency", type=int, default=1, help="jobs at a time (default 1)")
-    p.add_argument("--lease", type=float, default=120.0,
-                   help="seconds a claimed job is held without a heartbeat before another worker may take it")
-    p.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an idle queue")
-    args = p.parse_args(argv)
-    if args.concurrency < 1:
-        raise UsageError(f"--concurrency {args.concurrency} must be at least 1")
-    if not args.lease > 0:
-        raise UsageError(f"--lease {args.lease:g} must be a positive number of seconds")
-    if not args.poll > 0:
-        raise UsageError(f"--poll {args.poll:g} must be a positive number of seconds")
+    args = worker_parser().parse_args(argv)
     stop = threading.Event()
     _stop_on_signals(stop)  # first: a SIGTERM while starting up is a clean stop too
     setup_logging("INFO")
@@ -269,7 +333,7 @@ def worker(argv: Sequence[str]) -> int:
     return 0
 
 
-_SERVE_EPILOG = """\
+SERVE_EPILOG = """\
 signatures:
   POST /hooks/ghost       X-Ghost-Signature: sha256=<HMAC-SHA256(body + t)>, t=<ms>   (Ghost's own scheme)
   POST /hooks/wordpress   X-Crosspost-Signature: sha256=<HMAC-SHA256(timestamp "." body)>
@@ -295,24 +359,30 @@ examples:
 """
 
 
+def serve_parser() -> Parser:
+    import argparse
+
+    p = Parser(prog="crosspost serve", epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="Serve the publish webhooks; also run a worker unless told not to.")
+    p.add_argument("--host", type=cliargs.HOST, default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)")
+    p.add_argument("--port", type=cliargs.count(1, 65535), default=8080, help="TCP port, 1-65535 (default 8080)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="only queue jobs; run them with crosspost worker (default: a worker runs here too)")
+    p.add_argument("--platform", type=cliargs.PLATFORMS,
+                   help="targets for webhook jobs, comma-separated (default: all configured)")
+    return p
+
+
 def serve(argv: Sequence[str]) -> int:
     """``crosspost serve [--host] [--port] [--no-worker]``: the signed publish webhook (and a worker).
 
     Everything is checked before the server starts (environment, then the port, bound here so a busy
     one is one line); then uvicorn serves on that socket with the limits of :mod:`bot.server`.
     """
-    import argparse
     import os
 
-    p = Parser(prog="crosspost serve", epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-               description="Serve the publish webhooks; also run a worker unless told not to.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)")
-    p.add_argument("--port", type=int, default=8080, help="TCP port, 1-65535 (default 8080)")
-    p.add_argument("--no-worker", action="store_true",
-                   help="only queue jobs; run them with crosspost worker (default: a worker runs here too)")
-    p.add_argument("--platform", help="targets for webhook jobs, comma-separated (default: all configured)")
-    args = p.parse_args(argv)
+    args = serve_parser().parse_args(argv)
     from bot.config import read_env_file
     from bot.server import ServeEnv, listen, run_server
     from bot.webhook import MAX_BODY_ENV, parse_body_limit
@@ -360,15 +430,25 @@ def serve(argv: Sequence[str]) -> int:
     return 0
 
 
+def watch_parser() -> Parser:
+    p = Parser(prog="crosspost watch", description="Poll an RSS/Atom feed and queue entries not seen before "
+               "(the first poll only remembers what is there, unless --backfill).",
+               epilog="examples:\n  crosspost watch https://blog.example.com/feed.xml --every 15m\n"
+               "  crosspost watch https://blog.example.com/atom.xml --once --backfill 3 --platform mastodon\n")
+    p.add_argument("feed", type=cliargs.URL, help="the feed's http(s) URL")
+    p.add_argument("--every", type=cliargs.DURATION, default="10m",
+                   help="time between polls: 90s, 15m, 2h (default 10m)")
+    p.add_argument("--backfill", type=cliargs.count(0, 1000), default=0,
+                   help="on the first run, queue the N newest entries (0 to 1000, default 0)")
+    p.add_argument("--once", action="store_true", help="poll once and exit")
+    p.add_argument("--platform", type=cliargs.PLATFORMS,
+                   help="targets for the queued jobs, comma-separated (default: all configured)")
+    return p
+
+
 def watch(argv: Sequence[str]) -> int:
     """``crosspost watch FEED_URL [--every 10m] [--backfill N]``: queue new feed entries."""
-    p = Parser(prog="crosspost watch", description="Poll an RSS/Atom feed and queue entries not seen before.")
-    p.add_argument("feed")
-    p.add_argument("--every", default="10m")
-    p.add_argument("--backfill", type=int, default=0, help="on the first run, queue the N newest entries")
-    p.add_argument("--once", action="store_true", help="poll once and exit")
-    p.add_argument("--platform")
-    args = p.parse_args(argv)
+    args = watch_parser().parse_args(argv)
     every = parse_duration(args.every).total_seconds()
     setup_logging("INFO")
     from dataclasses import replace

@@ -83,7 +83,7 @@ def test_two_mastodon_accounts_each_get_their_post(sandbox: Sandbox, tmp_path: P
     [
         ("[compose.x]\nlinks = 'always'\n", "unknown key"),
         ("[compose.myspace]\nlink = 'always'\n", "unknown platform"),
-        ("[compose.x]\nlink = 'sometimes'\n", "link policy"),
+        ("[compose.x]\nlink = 'sometimes'\n", "link = 'sometimes' must be one of always"),
         ("[[accounts]]\nplatform = 'mastodon'\nname = 'work'\n", "MASTODON_ACCESS_TOKEN_WORK"),
         ("[[accounts]]\nname = 'nameless'\n", "platform"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -200,6 +201,27 @@ def test_entry_with_new_id_but_same_link_is_not_queued_again(feed: FeedServer, s
     result = poll(store, feed)
     assert result.queued == [] and result.seen_now == 0
     assert titles(store) == []
+
+
+def test_entries_sharing_an_id_with_different_links_are_warned_about(feed: FeedServer, store: Store) -> None:
+    """Two entries with one guid and two links: the first is queued, and one warning line names the id."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("crosspost.feeds")
+    logger.addHandler(handler)
+    try:
+        feed.body = rss(three())
+        poll(store, feed)
+        feed.body = rss([Item("same", "https://blog.example.com/a/", "A", 5),
+                         Item("same", "https://blog.example.com/b/", "B", 4), *three()])
+        result = poll(store, feed)
+    finally:
+        logger.removeHandler(handler)
+    assert titles(store) == ["A"] and len(result.queued) == 1
+    warned = [r for r in records if "share an id" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].__dict__["id"] == "same"
+    assert warned[0].__dict__["links"] == "https://blog.example.com/a/ https://blog.example.com/b/"
 
 
 def test_feed_whose_entries_all_changed_still_queues(feed: FeedServer, store: Store) -> None:

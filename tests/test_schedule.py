@@ -66,12 +66,12 @@ def stored(cli: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("at", "tz", "utc"), [
-    ("2026-12-01 09:00", "Europe/Paris", "2026-12-01T08:00:00+00:00"),  # CET, UTC+1
-    ("2026-07-01 09:00", "Europe/Paris", "2026-07-01T07:00:00+00:00"),  # CEST, UTC+2
-    ("2026-12-01 09:00", "America/New_York", "2026-12-01T14:00:00+00:00"),  # EST, UTC-5
-    ("2026-07-01T09:00", "America/New_York", "2026-07-01T13:00:00+00:00"),  # EDT, UTC-4
-    ("2026-12-01 09:00", "UTC", "2026-12-01T09:00:00+00:00"),
-    ("2026-10-25 02:30", "Europe/Paris", "2026-10-25T00:30:00+00:00"),  # passed twice: the first one
+    ("2037-12-01 09:00", "Europe/Paris", "2037-12-01T08:00:00+00:00"),  # CET, UTC+1
+    ("2037-07-01 09:00", "Europe/Paris", "2037-07-01T07:00:00+00:00"),  # CEST, UTC+2
+    ("2037-12-01 09:00", "America/New_York", "2037-12-01T14:00:00+00:00"),  # EST, UTC-5
+    ("2037-07-01T09:00", "America/New_York", "2037-07-01T13:00:00+00:00"),  # EDT, UTC-4
+    ("2037-12-01 09:00", "UTC", "2037-12-01T09:00:00+00:00"),
+    ("2037-10-25 02:30", "Europe/Paris", "2037-10-25T00:30:00+00:00"),  # passed twice: the first one
 ])
 def test_at_in_a_time_zone_stores_the_utc_instant(cli: Any, post_md: str, at: str, tz: str, utc: str) -> None:
     """--at read in --tz with that date's daylight-saving rules; the job stores the UTC instant."""
@@ -81,30 +81,30 @@ def test_at_in_a_time_zone_stores_the_utc_instant(cli: Any, post_md: str, at: st
 
 
 @pytest.mark.parametrize(("tz", "utc"), [
-    ("America/New_York", "2026-12-01T14:00:00+00:00"),
-    ("Europe/Paris", "2026-12-01T08:00:00+00:00"),
-    ("Asia/Kolkata", "2026-12-01T03:30:00+00:00"),
+    ("America/New_York", "2037-12-01T14:00:00+00:00"),
+    ("Europe/Paris", "2037-12-01T08:00:00+00:00"),
+    ("Asia/Kolkata", "2037-12-01T03:30:00+00:00"),
 ])
 def test_at_without_tz_is_the_machines_local_time(cli: Any, post_md: str, tz: str, utc: str) -> None:
     """Without --tz the machine's zone (TZ) applies, and the human output names it."""
-    proc = ok(cli("schedule", post_md, "--at", "2026-12-01 09:00", tz=tz))
-    assert "2026-12-01 09:00" in proc.stdout and utc[:16].replace("T", " ") + " UTC" in proc.stdout
+    proc = ok(cli("schedule", post_md, "--at", "2037-12-01 09:00", tz=tz))
+    assert "2037-12-01 09:00" in proc.stdout and utc[:16].replace("T", " ") + " UTC" in proc.stdout
     assert stored(cli)[0]["run_at"] == utc
 
 
 def test_summer_date_in_winter_uses_the_summer_offset_of_the_local_zone(cli: Any, post_md: str) -> None:
     """Local time is read with the rules of the target date, not today's offset."""
-    winter = scheduled(cli("schedule", post_md, "--at", "2026-01-15 12:00", "--json", tz="Europe/Paris"))
-    summer = scheduled(cli("schedule", post_md, "--at", "2026-08-15 12:00", "--json", tz="Europe/Paris"))
-    assert (winter["run_at"], summer["run_at"]) == ("2026-01-15T11:00:00+00:00", "2026-08-15T10:00:00+00:00")
+    winter = scheduled(cli("schedule", post_md, "--at", "2037-01-15 12:00", "--json", tz="Europe/Paris"))
+    summer = scheduled(cli("schedule", post_md, "--at", "2037-08-15 12:00", "--json", tz="Europe/Paris"))
+    assert (winter["run_at"], summer["run_at"]) == ("2037-01-15T11:00:00+00:00", "2037-08-15T10:00:00+00:00")
 
 
 def test_at_with_an_offset_needs_no_tz(cli: Any, post_md: str) -> None:
     """An --at that carries its offset (or Z) is taken as written."""
-    assert scheduled(cli("schedule", post_md, "--at", "2026-12-01T09:00+01:00", "--json"))["run_at"] == \
-        "2026-12-01T08:00:00+00:00"
-    assert scheduled(cli("schedule", post_md, "--at", "2026-12-01T09:00Z", "--json"))["run_at"] == \
-        "2026-12-01T09:00:00+00:00"
+    assert scheduled(cli("schedule", post_md, "--at", "2037-12-01T09:00+01:00", "--json"))["run_at"] == \
+        "2037-12-01T08:00:00+00:00"
+    assert scheduled(cli("schedule", post_md, "--at", "2037-12-01T09:00Z", "--json"))["run_at"] == \
+        "2037-12-01T09:00:00+00:00"
 
 
 def test_in_duration_is_from_now(cli: Any, post_md: str) -> None:
@@ -134,18 +134,18 @@ def test_platform_choice_becomes_the_job_targets(cli: Any, post_md: str) -> None
 
 @pytest.mark.parametrize(("args", "needles"), [
     (("--at", "tomorrow"), ("--at 'tomorrow'", "2026-12-01 09:00")),
-    (("--at", "2026-13-01 09:00"), ("--at '2026-13-01 09:00'",)),
+    (("--at", "2037-13-01 09:00"), ("--at '2037-13-01 09:00'",)),
     (("--at", "09:00"), ("--at '09:00'",)),
-    (("--at", "2026-12-01 09:00", "--tz", "Mars/Olympus"), ("--tz 'Mars/Olympus'", "Europe/Paris")),
-    (("--at", "2026-12-01 09:00", "--tz", "Europe"), ("--tz 'Europe'",)),
-    (("--at", "2026-12-01 09:00", "--tz", "../../etc/passwd"), ("--tz",)),
-    (("--at", "2026-12-01T09:00+01:00", "--tz", "Europe/Paris"), ("drop --tz",)),
-    (("--at", "2026-03-29 02:30", "--tz", "Europe/Paris"), ("does not exist in Europe/Paris",)),
+    (("--at", "2037-12-01 09:00", "--tz", "Mars/Olympus"), ("--tz 'Mars/Olympus'", "Europe/Paris")),
+    (("--at", "2037-12-01 09:00", "--tz", "Europe"), ("--tz 'Europe'",)),
+    (("--at", "2037-12-01 09:00", "--tz", "../../etc/passwd"), ("--tz",)),
+    (("--at", "2037-12-01T09:00+01:00", "--tz", "Europe/Paris"), ("drop --tz",)),
+    (("--at", "2037-03-29 02:30", "--tz", "Europe/Paris"), ("does not exist in Europe/Paris",)),
     (("--in", "2 hours"), ("--in '2 hours'", "2h")),
     (("--in", "0s"), ("--in '0s'",)),
     (("--in", "-1h"), ("--in",)),
     (("--in", "soon"), ("--in 'soon'",)),
-    (("--at", "2026-12-01 09:00", "--in", "2h"), ("either --at or --in",)),
+    (("--at", "2037-12-01 09:00", "--in", "2h"), ("either --at or --in",)),
     (("--in", "1h", "--platform", "myspace"), ("myspace",)),
 ])
 def test_bad_when_is_a_one_line_error(cli: Any, post_md: str, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
@@ -187,12 +187,16 @@ def test_cancel_and_retry_move_jobs_and_refuse_wrong_states(cli: Any, post_md: s
     one_line_error(cli("retry", jid), f"job {jid} is queued", "failed or cancelled")
     assert ok(cli("cancel", jid)).stdout.strip() == f"job {jid} cancelled"
     one_line_error(cli("cancel", jid), f"job {jid} is cancelled", "only a queued job")
-    before = datetime.now(UTC)
     assert ok(cli("retry", jid)).stdout.strip() == f"job {jid} queued again"
+    again = next(j for j in stored(cli) if j["id"] == job["id"])
+    assert again["state"] == "queued" and again["run_at"] == job["run_at"]  # a cancelled job keeps its time
+    ok(cli("cancel", jid))
+    before = datetime.now(UTC)
+    assert ok(cli("retry", jid, "--now")).stdout.strip() == f"job {jid} queued again"
     again = next(j for j in stored(cli) if j["id"] == job["id"])
     assert again["state"] == "queued" and datetime.fromisoformat(again["run_at"]) <= datetime.now(UTC)
     assert datetime.fromisoformat(again["run_at"]) >= before - timedelta(seconds=1)  # due now, not in 1 h
     one_line_error(cli("cancel", "999"), "no job 999")
     one_line_error(cli("retry", "999"), "no job 999")
-    one_line_error(cli("cancel", "abc"), "invalid int value")
+    one_line_error(cli("cancel", "abc"), "job 'abc' must be a whole number")
     one_line_error(cli("retry"), "required")

@@ -184,11 +184,17 @@ def test_sqlite_memory_is_one_database_across_threads() -> None:
     s.close()
 
 
-def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:
-    """A SQLite path in a missing directory is created, as the default state directory may not exist."""
+def test_sqlite_url_into_a_missing_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DATABASE_URL into a missing directory is a clear error (a typo must not start an empty queue);
+    only the default state directory is created."""
     path = tmp_path / "deep" / "er" / "x.sqlite3"
-    connect(f"sqlite://{path}").close()
-    assert path.exists()
+    with pytest.raises(ConfigError, match=r"directory .*deep/er does not exist"):
+        connect(f"sqlite://{path}")
+    assert not path.parent.exists()
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    connect().close()
+    assert (tmp_path / "state" / "crosspost" / "crosspost.sqlite3").exists()
 
 
 def test_default_database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

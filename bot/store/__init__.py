@@ -40,6 +40,11 @@ def default_database_url() -> str:
     env = os.environ.get("DATABASE_URL", "").strip()
     if env:
         return env
+    return _state_database_url()
+
+
+def _state_database_url() -> str:
+    """The SQLite file in the user's state directory (the one place crosspost creates a directory)."""
     import platformdirs
 
     path = Path(platformdirs.user_state_dir("crosspost")) / "crosspost.sqlite3"
@@ -58,6 +63,8 @@ def connect(url: str | None = None) -> Store:
     if scheme == "sqlite":
         from bot.store.sqlite import SQLiteStore
 
+        if url != _state_database_url():
+            _check_sqlite_directory(url)
         return SQLiteStore(url)
     if scheme in ("postgresql", "postgres"):
         try:
@@ -71,3 +78,18 @@ def connect(url: str | None = None) -> Store:
         f"unsupported database URL {redact_url(url)!r}: use sqlite:///absolute/path.db or "
         "postgresql://user@host/dbname (set DATABASE_URL)"
     )
+
+
+def _check_sqlite_directory(url: str) -> None:
+    """Refuse a ``DATABASE_URL`` into a directory that does not exist (a typo would otherwise create a
+    tree of directories and a fresh, empty queue there); only the default state directory is created."""
+    from bot.store.sqlite import MEMORY, parse_sqlite_url
+
+    path = parse_sqlite_url(url)
+    if path == MEMORY:
+        return
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise ConfigError(
+            f"database {path}: directory {parent} does not exist; create it or fix DATABASE_URL"
+        )

@@ -549,14 +549,20 @@ class Store(ABC):
             )
         return changed == 1
 
-    def retry(self, job_id: int) -> bool:
-        """Queue a failed or cancelled job again, due now, with ``attempts`` reset to 0."""
+    def retry(self, job_id: int, *, due_now: bool = True) -> bool:
+        """Queue a failed or cancelled job again with ``attempts`` reset to 0.
+
+        A failed job is due now. A cancelled job is due now only with ``due_now``; without it, it keeps
+        the time it was scheduled for (cancelling and retrying a post for next week must not post it today).
+        """
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
+            keep = 0 if due_now else 1
             changed = tx.run(
-                "UPDATE jobs SET state = 'queued', run_at = ?, attempts = 0, worker = NULL, "
-                "lease_until = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')",
-                (now, now, job_id),
+                "UPDATE jobs SET state = 'queued', "
+                "run_at = CASE WHEN state = 'cancelled' AND ? = 1 THEN run_at ELSE ? END, attempts = 0, "
+                "worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')",
+                (keep, now, now, job_id),
             )
         return changed == 1
 
