@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
+from bot.redact import redact_error
 
 if TYPE_CHECKING:
     import httpx
@@ -123,23 +124,13 @@ def _retry_at(exc: BaseException) -> datetime | None:
     return datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after is not None else None
 
 
-def _redacted(message: str, secrets: Iterable[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
-
-
 def translate_error(exc: BaseException, secrets: Iterable[str] = ()) -> PublishError:
     """Map any exception out of the SDK (or of httpx underneath it) to the core's error types.
 
     ``secrets`` (the account's credential values) are blanked out of the message in case a server
     echoes one.
     """
-    error = _translate(exc)
-    message = _redacted(str(error), secrets)
-    if message != str(error):
-        error.args = (message,)
-    return error
+    return redact_error(_translate(exc), secrets)
 
 
 def _translate(exc: BaseException) -> PublishError:

@@ -68,6 +68,7 @@ from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostReq
 from bot import __version__
 from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
+from bot.redact import redact_error
 
 MASTODON_VERSION = "4.3.0"  # what we tell Mastodon.py the server runs (see the module docstring)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -140,7 +141,7 @@ class MastodonAdapter:
         except (MastodonError, requests.RequestException, ValueError) as exc:
             if isinstance(exc, MastodonRatelimitError) and self._client is not None:
                 exc.ratelimit_reset = self._client.ratelimit_reset  # type: ignore[attr-defined]
-            raise _redacted(translate_error(exc), self._settings.secrets) from exc
+            raise redact_error(translate_error(exc), self._settings.secrets) from exc
 
     # --- limits ---------------------------------------------------------------------------------
     def instance_limits(self) -> InstanceLimits:
@@ -443,19 +444,6 @@ def _network_error(exc: BaseException) -> PublishError:
                          f"been posted): {detail}")
     return Ambiguous(f"mastodon: the connection broke after the request was sent (it may have been "
                      f"posted): {detail}")
-
-
-def _redacted(error: PublishError, secrets: tuple[str, ...]) -> PublishError:
-    """The same error with every secret value blanked out of its message."""
-    message = str(error)
-    if not any(s and s in message for s in secrets):
-        return error
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "[redacted]")
-    if isinstance(error, RateLimited):
-        return RateLimited(message, retry_at=error.retry_at, status=error.status)
-    return type(error)(message, status=error.status)
 
 
 # --- small helpers ----------------------------------------------------------------------------------
