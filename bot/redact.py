@@ -2,11 +2,11 @@
 
 A platform that answers an error with the request it received echoes a secret as the SDK sent it:
 inside a JSON body (``\\"``, ``\\\\``, ``\\u00e9``), in a form or a query (``%2B``, ``+`` for a space),
-in an HTML error page (``&amp;``, ``&#x27;``), or in a Basic ``Authorization`` header (base64 of
-``user:secret``). Such an echo may itself be JSON-escaped or URL-encoded once more by the server's
-error page. Masking only the literal value lets all of these through, so for each secret this module
-builds every such form, up to two encodings deep, once per set of secrets, and :func:`redact`
-replaces them all in a single regular-expression pass.
+in an HTML error page (``&amp;``, ``&#x27;``), in a Basic ``Authorization`` header (base64 of
+``user:secret``), or as a mail-style parser shows a non-ASCII header (``=C3=A9``). Such an echo may
+itself be JSON-escaped or URL-encoded once more by the server's error page. Masking only the literal
+value lets all of these through, so for each secret this module builds every such form, up to two
+encodings deep, once per set of secrets, and :func:`redact` replaces them all in one regex pass.
 
 Secrets are registered once by the settings reader (:func:`register_secrets`); callers that hold an
 account's credentials may pass them again as ``extra``. Values shorter than :data:`MIN_LENGTH` are
@@ -99,7 +99,15 @@ def _html(value: str) -> list[str]:
             _numeric_entity(value, True), _numeric_entity(value, False)]
 
 
-_ENCODINGS: tuple[Callable[[str], list[str]], ...] = (_json, _percent, _html)
+def _mime_q(value: str) -> list[str]:
+    """RFC 2047 "Q" encoding, how a mail-style header parser shows a non-ASCII header it echoes."""
+    import email.quoprimime
+
+    word = email.quoprimime.header_encode(value.encode("utf-8"), charset="utf-8")
+    return [word[len("=?utf-8?q?"):-len("?=")]]
+
+
+_ENCODINGS: tuple[Callable[[str], list[str]], ...] = (_json, _percent, _html, _mime_q)
 
 
 def _base64(raw: str) -> list[str]:

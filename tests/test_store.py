@@ -184,11 +184,12 @@ def test_sqlite_memory_is_one_database_across_threads() -> None:
     s.close()
 
 
-def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:
-    """A SQLite path in a missing directory is created, as the default state directory may not exist."""
+def test_sqlite_in_a_missing_directory_is_a_config_error(tmp_path: Path) -> None:
+    """Only the default state directory is created: a DATABASE_URL into a missing one is a clear error."""
     path = tmp_path / "deep" / "er" / "x.sqlite3"
-    connect(f"sqlite://{path}").close()
-    assert path.exists()
+    with pytest.raises(ConfigError, match="does not exist"):
+        connect(f"sqlite://{path}")
+    assert not path.parent.exists()
 
 
 def test_default_database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -32,7 +32,17 @@ __all__ = [
     "StoreError",
     "connect",
     "default_database_url",
+    "default_state_dir",
 ]
+
+DEFAULT_FILE = "crosspost.sqlite3"
+
+
+def default_state_dir() -> Path:
+    """The user's state directory for crosspost (e.g. ``~/.local/state/crosspost``), kept 0700."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("crosspost")).resolve()
 
 
 def default_database_url() -> str:
@@ -40,10 +50,7 @@ def default_database_url() -> str:
     env = os.environ.get("DATABASE_URL", "").strip()
     if env:
         return env
-    import platformdirs
-
-    path = Path(platformdirs.user_state_dir("crosspost")) / "crosspost.sqlite3"
-    return "sqlite://" + quote(str(path.resolve()), safe="/")
+    return "sqlite://" + quote(str(default_state_dir() / DEFAULT_FILE), safe="/")
 
 
 def connect(url: str | None = None) -> Store:
@@ -58,7 +65,7 @@ def connect(url: str | None = None) -> Store:
     if scheme == "sqlite":
         from bot.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        return SQLiteStore(url, state_dir=default_state_dir())
     if scheme in ("postgresql", "postgres"):
         try:
             from bot.store.postgres import PostgresStore
