@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
-from bot.redact import redact_error
+from bot.redact import redact_error, register_secrets
 
 if TYPE_CHECKING:
     import httpx
@@ -122,6 +122,11 @@ def _retry_at(exc: BaseException) -> datetime | None:
         return reset_at
     retry_after: float | None = getattr(exc, "retry_after", None)
     return datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after is not None else None
+
+
+def _register_tokens(session_string: str) -> None:
+    """The session's access and refresh JWTs post as the account: mask them like the app password."""
+    register_secrets(session_string.split(":::")[2:4])
 
 
 def translate_error(exc: BaseException, secrets: Iterable[str] = ()) -> PublishError:
@@ -340,6 +345,7 @@ class BlueskyAdapter:
         return client
 
     def _store_session(self, session_string: str) -> None:
+        _register_tokens(session_string)
         ttl = None
         try:
             from atproto_server.auth.jwt import get_jwt_payload
@@ -372,6 +378,7 @@ class BlueskyAdapter:
             if stored is not None:
                 try:
                     client.login(session_string=stored, fetch_bsky_profile=False)
+                    _register_tokens(stored)
                     self._client, self._fresh = client, False
                     return client
                 except ValueError:

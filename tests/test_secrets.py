@@ -257,3 +257,46 @@ def test_echoing_server_gets_no_secret_into_any_output_or_row(echo_server: str, 
     secrets = tuple(v for k, v in ECHO_CREDENTIALS.items() if k != "BLUESKY_HANDLE")
     assert leaks(outputs, secrets, ("alice.example",)) == []
     assert leaks(stored, secrets, ("alice.example",)) == []
+
+
+def test_bluesky_session_tokens_are_masked_once_known(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The access and refresh JWTs of a session (created or read back) are masked like the app password."""
+    from bot.article import Article
+    from bot.config import load_settings
+    from bot.publish import PUBLISHED, Publisher
+    from bot.store import connect
+
+    forget_secrets()
+    settings = load_settings(env={**sandbox.env(), "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"},
+                             load_dotenv=False)
+    store = connect(settings.database_url)
+    try:
+        article = Article(title="Tokens", url="https://example.com/tokens", summary="Tokens.", body="Tokens.")
+        result = Publisher(settings, store, backoff=0.01).publish(article, settings.accounts_for(("bluesky",)))[0]
+        assert result.status == PUBLISHED, result.error
+        sessions = [v for k, v in _kv_rows(tmp_path / "s.db") if k.startswith("bluesky:session")]
+    finally:
+        store.close()
+    assert len(sessions) == 1
+    access, refresh = json.loads(sessions[0]).split(":::")[2:4]
+    assert redact(f"echo {access} and {refresh}") == "echo *** and ***"  # registered when created
+    forget_secrets()
+    settings = load_settings(env={**sandbox.env(), "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"},
+                             load_dotenv=False)
+    assert access in redact(access)  # a fresh process knows only the configured credentials...
+    store = connect(settings.database_url)
+    try:
+        article = Article(title="Tokens 2", url="https://example.com/tokens-2", summary="T.", body="T.")
+        Publisher(settings, store, backoff=0.01).publish(article, settings.accounts_for(("bluesky",)))
+    finally:
+        store.close()
+    assert redact(f"echo {access} and {refresh}") == "echo *** and ***"  # ...until it reads the session back
+    forget_secrets()
+
+
+def _kv_rows(database: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(database)
+    try:
+        return [(str(k), str(v)) for k, v in conn.execute("SELECT key, value FROM kv")]
+    finally:
+        conn.close()
