@@ -37,9 +37,15 @@ def make_private_dir(path: Path) -> None:
 
 
 def make_private_files(database: Path) -> None:
-    """Create ``database`` 0600 if missing, and tighten it and its companion files if looser."""
+    """Create ``database`` 0600 if missing, and tighten it and its companion files if looser.
+
+    An existing database is never opened here: closing any descriptor of a file drops every POSIX lock
+    this process holds on it, including those of SQLite connections already open (a corruption risk).
+    """
     try:
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise ConfigError(
             f"cannot create database {database}: {exc.strerror}; set DATABASE_URL to a writable place"
