@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
+from bot.redact import redact_error, register_secrets
 
 if TYPE_CHECKING:
     import httpx
@@ -123,10 +124,9 @@ def _retry_at(exc: BaseException) -> datetime | None:
     return datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after is not None else None
 
 
-def _redacted(message: str, secrets: Iterable[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
+def _register_tokens(session_string: str) -> None:
+    """The session's access and refresh JWTs post as the account: mask them like the app password."""
+    register_secrets(session_string.split(":::")[2:4])
 
 
 def translate_error(exc: BaseException, secrets: Iterable[str] = ()) -> PublishError:
@@ -135,11 +135,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str] = ()) -> PublishE
     ``secrets`` (the account's credential values) are blanked out of the message in case a server
     echoes one.
     """
-    error = _translate(exc)
-    message = _redacted(str(error), secrets)
-    if message != str(error):
-        error.args = (message,)
-    return error
+    return redact_error(_translate(exc), secrets)
 
 
 def _translate(exc: BaseException) -> PublishError:
@@ -349,6 +345,7 @@ class BlueskyAdapter:
         return client
 
     def _store_session(self, session_string: str) -> None:
+        _register_tokens(session_string)
         ttl = None
         try:
             from atproto_server.auth.jwt import get_jwt_payload
@@ -381,6 +378,7 @@ class BlueskyAdapter:
             if stored is not None:
                 try:
                     client.login(session_string=stored, fetch_bsky_profile=False)
+                    _register_tokens(stored)
                     self._client, self._fresh = client, False
                     return client
                 except ValueError:

@@ -69,6 +69,7 @@ from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishErr
 from bot.fediverse import ServerFacts, is_length_refusal, rule_for
 from bot.images import sniff_image_type
 from bot.logs import get_logger
+from bot.redact import redact_error
 
 log = get_logger("crosspost.mastodon")
 
@@ -149,7 +150,7 @@ class MastodonAdapter:
         except (MastodonError, requests.RequestException, ValueError) as exc:
             if isinstance(exc, MastodonRatelimitError) and self._client is not None:
                 exc.ratelimit_reset = self._client.ratelimit_reset  # type: ignore[attr-defined]
-            raise _redacted(translate_error(exc), self._settings.secrets) from exc
+            raise redact_error(translate_error(exc), self._settings.secrets) from exc
 
     # --- the server ------------------------------------------------------------------------------
     def server_facts(self) -> ServerFacts:
@@ -528,19 +529,6 @@ def _network_error(exc: BaseException) -> PublishError:
                          f"been posted): {detail}")
     return Ambiguous(f"mastodon: the connection broke after the request was sent (it may have been "
                      f"posted): {detail}")
-
-
-def _redacted(error: PublishError, secrets: tuple[str, ...]) -> PublishError:
-    """The same error with every secret value blanked out of its message."""
-    message = str(error)
-    if not any(s and s in message for s in secrets):
-        return error
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "[redacted]")
-    if isinstance(error, RateLimited):
-        return RateLimited(message, retry_at=error.retry_at, status=error.status)
-    return type(error)(message, status=error.status)
 
 
 # --- small helpers ----------------------------------------------------------------------------------

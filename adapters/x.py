@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
 from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
+from bot.redact import redact_error
 
 if TYPE_CHECKING:
     import requests
@@ -286,7 +287,7 @@ class XAdapter:
 
     def _error(self, exc: BaseException) -> PublishError:
         """translate_error, with every credential value blanked out of the message."""
-        return scrub(translate_error(exc), self.settings.secrets)
+        return redact_error(translate_error(exc), self.settings.secrets)
 
     @contextlib.contextmanager
     def _nothing_sent(self) -> Iterator[None]:
@@ -499,20 +500,6 @@ def image_fetch_error(exc: InputError) -> PublishError:
     if any(word in text for word in retry_words):
         return Transient(f"x: could not fetch the image: {text}")
     return Permanent(f"x: cannot attach the image: {text}")
-
-
-def scrub(error: PublishError, secrets: tuple[str, ...]) -> PublishError:
-    """The same error with every secret value replaced by ``***`` (a server may echo what it got)."""
-    message = str(error)
-    clean = message
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 4:
-            clean = clean.replace(secret, "***")
-    if clean == message:
-        return error
-    if isinstance(error, RateLimited):
-        return RateLimited(clean, retry_at=error.retry_at, status=error.status)
-    return type(error)(clean, status=error.status)
 
 
 # --- text comparison for reconcile ---------------------------------------------------------------------

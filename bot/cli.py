@@ -109,7 +109,8 @@ def _fail(message: str, code: int = 2, *, as_json: bool = False) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
-    from bot.logs import redact, setup_logging
+    from bot.logs import setup_logging
+    from bot.redact import redact
 
     args = list(sys.argv[1:] if argv is None else argv)
     commands: dict[str, Callable[[list[str]], int]] = _commands()

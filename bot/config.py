@@ -247,12 +247,13 @@ def load_settings(
                 f"{account.platform} account {account.account!r} has credentials but no server: set {env_key}"
             )
 
-    from bot.logs import register_secrets
+    from bot.redact import register_secrets
 
     register_secrets(
         env.get(k, "") for r in RULES.values() for k in r.credentials if not k.endswith(PUBLIC_CREDENTIAL_SUFFIXES)
     )
-    register_secrets(s for a in accounts for s in a.secrets)
+    for account in accounts:  # any credential value may be the user of a Basic credential
+        register_secrets(account.secrets, users=account.credentials.values())
     categories_as_tags = bool(_checked(str(config_file), "feed_categories_as_tags",
                                        data["feed_categories_as_tags"], FEED_CHECKS)) \
         if "feed_categories_as_tags" in data else False

@@ -1,4 +1,4 @@
-"""Structured logging: one ``key=value`` line per event, secrets replaced by ``***``.
+"""Structured logging: one ``key=value`` line per event, secrets replaced by ``***`` (:mod:`bot.redact`).
 
 Events carry the article id, platform, account, idempotency key and post id as ``extra`` fields.
 """
@@ -8,21 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable
+
+from bot.redact import redact
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-_SECRETS: set[str] = set()
-
-
-def register_secrets(values: Iterable[str]) -> None:
-    """Values that must never be printed (credentials); every log line is scrubbed of them."""
-    _SECRETS.update(v for v in values if v and len(v) >= 4)
-
-
-def redact(message: str, extra: Iterable[str] = ()) -> str:
-    for secret in sorted(_SECRETS | {s for s in extra if s and len(s) >= 4}, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
 
 
 def _quote(value: object) -> str:

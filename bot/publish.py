@@ -36,7 +36,8 @@ from bot.article import Article
 from bot.compose import PlannedPost, compose_platform
 from bot.config import Settings
 from bot.errors import Ambiguous, ConfigError, CrosspostError, PublishError, RateLimited, Transient
-from bot.logs import get_logger, redact
+from bot.logs import get_logger
+from bot.redact import redact
 from bot.store.models import AlreadyPublished
 
 log = get_logger("crosspost.publish")

@@ -113,7 +113,7 @@ def _catchup_config() -> Any:
     import os
 
     from bot.catchup import CatchupConfig
-    from bot.logs import register_secrets
+    from bot.redact import register_secrets
 
     config = CatchupConfig.from_env(os.environ)
     register_secrets(config.secrets)

@@ -188,7 +188,7 @@ def test_sqlite_url_into_a_missing_directory_is_refused(tmp_path: Path, monkeypa
     """DATABASE_URL into a missing directory is a clear error (a typo must not start an empty queue);
     only the default state directory is created."""
     path = tmp_path / "deep" / "er" / "x.sqlite3"
-    with pytest.raises(ConfigError, match=r"directory .*deep/er does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         connect(f"sqlite://{path}")
     assert not path.parent.exists()
     monkeypatch.delenv("DATABASE_URL", raising=False)

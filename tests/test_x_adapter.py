@@ -24,8 +24,9 @@ import tweepy
 import urllib3.exceptions
 
 from adapters.base import AccountSettings, ImageSpec, PostRef, PostRequest
-from adapters.x import XAdapter, same_text, scrub, translate_error
+from adapters.x import XAdapter, same_text, translate_error
 from bot.errors import Ambiguous, Permanent, PublishError, RateLimited, Transient
+from bot.redact import redact_error
 from bot.sandbox import CREDENTIALS
 from bot.sandbox import x as sandbox_x
 from bot.sandbox.core import SandboxApp, SandboxServer
@@ -379,7 +380,7 @@ def test_no_secret_appears_in_any_error_message(xsb: XSandbox) -> None:
     for error in errors:
         assert not any(secret in str(error) for secret in secrets), error
     echoed = Permanent(f"x: token {CREDS['X_ACCESS_TOKEN']} refused", status=401)
-    clean = scrub(echoed, tuple(CREDS.values()))
+    clean = redact_error(echoed, tuple(CREDS.values()))
     assert CREDS["X_ACCESS_TOKEN"] not in str(clean) and isinstance(clean, Permanent) and clean.status == 401
 
 

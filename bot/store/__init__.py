@@ -32,7 +32,17 @@ __all__ = [
     "StoreError",
     "connect",
     "default_database_url",
+    "default_state_dir",
 ]
+
+DEFAULT_FILE = "crosspost.sqlite3"
+
+
+def default_state_dir() -> Path:
+    """The user's state directory for crosspost (e.g. ``~/.local/state/crosspost``), kept 0700."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("crosspost")).resolve()
 
 
 def default_database_url() -> str:
@@ -40,15 +50,7 @@ def default_database_url() -> str:
     env = os.environ.get("DATABASE_URL", "").strip()
     if env:
         return env
-    return _state_database_url()
-
-
-def _state_database_url() -> str:
-    """The SQLite file in the user's state directory (the one place crosspost creates a directory)."""
-    import platformdirs
-
-    path = Path(platformdirs.user_state_dir("crosspost")) / "crosspost.sqlite3"
-    return "sqlite://" + quote(str(path.resolve()), safe="/")
+    return "sqlite://" + quote(str(default_state_dir() / DEFAULT_FILE), safe="/")
 
 
 def connect(url: str | None = None) -> Store:
@@ -63,9 +65,7 @@ def connect(url: str | None = None) -> Store:
     if scheme == "sqlite":
         from bot.store.sqlite import SQLiteStore
 
-        if url != _state_database_url():
-            _check_sqlite_directory(url)
-        return SQLiteStore(url)
+        return SQLiteStore(url, state_dir=default_state_dir())
     if scheme in ("postgresql", "postgres"):
         try:
             from bot.store.postgres import PostgresStore
@@ -79,17 +79,3 @@ def connect(url: str | None = None) -> Store:
         "postgresql://user@host/dbname (set DATABASE_URL)"
     )
 
-
-def _check_sqlite_directory(url: str) -> None:
-    """Refuse a ``DATABASE_URL`` into a directory that does not exist (a typo would otherwise create a
-    tree of directories and a fresh, empty queue there); only the default state directory is created."""
-    from bot.store.sqlite import MEMORY, parse_sqlite_url
-
-    path = parse_sqlite_url(url)
-    if path == MEMORY:
-        return
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise ConfigError(
-            f"database {path}: directory {parent} does not exist; create it or fix DATABASE_URL"
-        )

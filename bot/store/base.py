@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.redact import redact
 from bot.store.models import (
     JOB_STATES,
     LEDGER_FAIL_STATES,
@@ -99,11 +100,9 @@ def url_password(url: str) -> str | None:
     return password or None
 
 
-def scrub(message: str, secret: str | None) -> str:
-    """``message`` on one line, with ``secret`` (raw and URL-encoded) masked."""
-    if secret:
-        message = message.replace(secret, "***").replace(quote(secret, safe=""), "***")
-    return " ".join(message.split())
+def _redacted(error: str | None) -> str | None:
+    """An error about to be stored, without any secret a server echoed into it (rows outlive logs)."""
+    return None if error is None else redact(error)
 
 
 C = TypeVar("C")
@@ -363,7 +362,7 @@ class Store(ABC):
             row = tx.one(
                 "UPDATE ledger SET state = ?, last_error = ?, updated_at = ? "
                 f"WHERE id = ? AND state <> 'published' RETURNING {LEDGER_COLUMNS}",
-                (state, error, now, row_id),
+                (state, redact(error), now, row_id),
             )
             if row is None:
                 self._refuse(tx, row_id)
@@ -502,7 +501,7 @@ class Store(ABC):
         if state not in ("done", "failed"):
             raise ValueError(f"finish state must be 'done' or 'failed', got {state!r}")
         return self._owned_update(
-            job_id, worker, "state = ?, last_error = ?, lease_until = NULL", (state, error)
+            job_id, worker, "state = ?, last_error = ?, lease_until = NULL", (state, _redacted(error))
         )
 
     def reschedule(
@@ -519,7 +518,7 @@ class Store(ABC):
         ``attempts`` is kept, so a worker can give up after N tries. False if ``worker`` lost the job.
         """
         assignments = "state = 'queued', run_at = ?, last_error = ?, worker = NULL, lease_until = NULL"
-        params: tuple[Any, ...] = (self._ts(utc(run_at, "run_at")), error)
+        params: tuple[Any, ...] = (self._ts(utc(run_at, "run_at")), _redacted(error))
         if targets is not None:
             assignments += ", targets = ?"
             params += (self._json(list(targets)),)

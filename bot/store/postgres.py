@@ -22,8 +22,9 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from bot.errors import ConfigError
+from bot.redact import redact
 from bot.store import migrations
-from bot.store.base import ConnectionPool, Store, Tx, redact_url, scrub, url_password
+from bot.store.base import ConnectionPool, Store, Tx, redact_url, url_password
 from bot.store.models import StoreError
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -98,7 +99,7 @@ class PostgresStore(Store):
             raise
 
     def _clean(self, exc: BaseException) -> str:
-        return scrub(str(exc), self._password)
+        return " ".join(redact(str(exc), [self._password] if self._password else []).split())
 
     def _open(self) -> _Conn:
         try:

@@ -29,6 +29,7 @@ from bot.errors import ConfigError
 from bot.store import migrations
 from bot.store.base import ConnectionPool, Store, Tx
 from bot.store.models import StoreError
+from bot.store.private import make_private_dir, make_private_files
 
 BUSY_TIMEOUT_SECONDS = 30.0
 POOL_SIZE = 8
@@ -105,19 +106,23 @@ class SQLiteStore(Store):
 
     dialect: ClassVar[str] = "sqlite"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, state_dir: Path | None = None) -> None:
+        """Open the file at ``url``; ``state_dir`` is the default state directory, created 0700 when it
+        holds the file. Any other directory must exist: a typo in DATABASE_URL should not build a tree."""
         self.path = parse_sqlite_url(url)
         self.url_display = url
         self._memory = self.path == MEMORY
         self._lock: threading.RLock | None = threading.RLock() if self._memory else None
         if not self._memory:
-            try:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
+            directory = Path(self.path).parent
+            if state_dir is not None and directory == state_dir:
+                make_private_dir(directory)
+            elif not directory.is_dir():
                 raise ConfigError(
-                    f"cannot create the directory for database {self.path}: {exc.strerror}; "
-                    "set DATABASE_URL to a writable place"
-                ) from exc
+                    f"the directory of database {self.path} does not exist: create it or set DATABASE_URL "
+                    "to a file in an existing directory"
+                )
+            make_private_files(Path(self.path))
         self._pool: ConnectionPool[sqlite3.Connection] = ConnectionPool(
             self._open, lambda c: c.close(), max_size=POOL_SIZE
         )
@@ -125,6 +130,8 @@ class SQLiteStore(Store):
         try:
             self._shared = self._open() if self._memory else None
             self._migrate()
+            if not self._memory:  # the first write made -wal and -shm: check SQLite gave them our mode
+                make_private_files(Path(self.path))
         except ConfigError:
             self.close()
             raise
