@@ -25,7 +25,10 @@ examples:
   crosspost status                                  what was posted where
   crosspost sandbox                                 local X/Bluesky/Mastodon to try it all
 
-other commands: status, sandbox, schedule, queue, cancel, retry, worker, serve, watch
+  crosspost post.md --update                        edit what is out there (on_edit = "update")
+  crosspost delete post.md                          retract every post of the article
+
+other commands: status, sandbox, schedule, queue, cancel, retry, worker, serve, watch, delete, purge
   (crosspost COMMAND --help for each)
 """
 
@@ -58,6 +61,9 @@ def _post_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, metavar="FILE", help="crosspost.toml (default: ./crosspost.toml)")
     p.add_argument("--format", choices=("text", "markdown", "html", "json"), help="force the input format")
     p.add_argument("--force", action="store_true", help="post again even where the article is already out")
+    p.add_argument("--update", action="store_true",
+                   help="the article changed: edit its published posts in place where on_edit = \"update\" "
+                   "(Mastodon); others report not_editable")
     return p
 
 
@@ -108,6 +114,8 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
         "worker": lazy("bot.commands", "worker"),
         "serve": lazy("bot.commands", "serve"),
         "watch": lazy("bot.commands", "watch"),
+        "delete": lazy("bot.lifecycle_cli", "delete"),
+        "purge": lazy("bot.lifecycle_cli", "purge"),
     }
 
 
@@ -155,6 +163,13 @@ def run_post(options: argparse.Namespace) -> int:
         else:
             print(render_plan(plan))
         return 0
+
+    if options.update:
+        if options.force:
+            raise UsageError("--update edits what is published; it cannot be combined with --force")
+        from bot.lifecycle import run_update
+
+        return run_update(article, settings, platforms, as_json=options.json)
 
     from bot.publish import run_publish
 

@@ -18,6 +18,15 @@ an optional ``crosspost.toml``. Entry points call :func:`load_settings`; everyth
     credentials = { MASTODON_ACCESS_TOKEN = "MASTODON_WORK_TOKEN" }
     visibility = "unlisted"
     spoiler_text = "cross-post"
+    on_edit = "update"                # per account (see below)
+
+    on_edit = "ignore"                # an article changed after publishing: "update" edits posts in place
+    on_unpublish = "keep"             # the CMS took it back: "delete" retracts every post (bot/lifecycle.py)
+
+    [lifecycle.mastodon]              # per platform: on_edit / on_unpublish
+    on_edit = "update"
+
+The most specific setting wins: account, then ``[lifecycle.<platform>]``, then the top level.
 """
 
 from __future__ import annotations
@@ -36,6 +45,11 @@ from bot.rules import RULES
 
 _TRUE = {"1", "true", "yes", "on"}
 _COMPOSE_KEYS = {"link", "utm", "max_hashtags", "inline_hashtags", "thread", "max_parts", "limit", "image"}
+LIFECYCLE_CHOICES: dict[str, tuple[str, ...]] = {
+    "on_edit": ("ignore", "update"),  # the first is the default
+    "on_unpublish": ("keep", "delete"),
+}
+"""What to do with published posts when their article changes or is taken back (bot/lifecycle.py)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,15 @@ class Settings:
     rate_limit_wait: float = 60.0  # wait in-process for a rate-limit reset at most this long, else defer
     timeout: float = 15.0
     max_attempts: int = 5
+    # ("on_edit" | "on_unpublish", scope) -> choice; scope "" (everywhere), "mastodon" or "mastodon:work"
+    lifecycle: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def lifecycle_for(self, setting: str, platform: str, account: str) -> str:
+        """``on_edit`` / ``on_unpublish`` for one account: the account's, its platform's, the global one."""
+        for scope in (f"{platform}:{account}", platform, ""):
+            if (setting, scope) in self.lifecycle:
+                return self.lifecycle[(setting, scope)]
+        return LIFECYCLE_CHOICES[setting][0]
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -129,6 +152,7 @@ def load_settings(
             raise ConfigError(f"crosspost.toml [compose.{platform}]: unknown platform; one of {', '.join(RULES)}")
         compose[platform] = _compose_options(platform, table, ComposeOptions())
 
+    lifecycle = _lifecycle_settings(data)
     accounts: list[AccountSettings] = []
     account_compose: dict[tuple[str, str], ComposeOptions] = {}
     for platform, rules in RULES.items():
@@ -141,7 +165,12 @@ def load_settings(
                 )
             )
     for entry in data.get("accounts") or []:
+        account_lifecycle = {k: entry[k] for k in LIFECYCLE_CHOICES if k in entry}
+        entry = {k: v for k, v in entry.items() if k not in LIFECYCLE_CHOICES}
         account, options = _account_from_toml(entry, env, compose, timeout, allow_private)
+        for setting, value in account_lifecycle.items():
+            where = f"[[accounts]] {account.platform}:{account.account}"
+            lifecycle[(setting, f"{account.platform}:{account.account}")] = _choice(setting, value, where)
         accounts.append(account)
         if options is not None:
             account_compose[(account.platform, account.account)] = options
@@ -172,7 +201,37 @@ def load_settings(
         rate_limit_wait=_number(env, "CROSSPOST_RATE_LIMIT_WAIT", 60.0),
         timeout=timeout,
         max_attempts=int(_number(env, "CROSSPOST_MAX_ATTEMPTS", 5)),
+        lifecycle=lifecycle,
     )
+
+
+def _choice(setting: str, value: Any, where: str) -> str:
+    choices = LIFECYCLE_CHOICES[setting]
+    if value not in choices:
+        raise ConfigError(f"crosspost.toml {where}: {setting} = {value!r} is not one of "
+                          f"{', '.join(repr(c) for c in choices)}")
+    return str(value)
+
+
+def _lifecycle_settings(data: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """The top-level ``on_edit`` / ``on_unpublish`` and the ``[lifecycle.<platform>]`` tables."""
+    found: dict[tuple[str, str], str] = {}
+    for setting in LIFECYCLE_CHOICES:
+        if setting in data:
+            found[(setting, "")] = _choice(setting, data[setting], "(top level)")
+    tables = data.get("lifecycle") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError("crosspost.toml [lifecycle] must hold tables [lifecycle.<platform>]")
+    for platform, table in tables.items():
+        if platform not in RULES or not isinstance(table, Mapping):
+            raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown platform; one of {', '.join(RULES)}")
+        unknown = set(table) - set(LIFECYCLE_CHOICES)
+        if unknown:
+            raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"one of {', '.join(LIFECYCLE_CHOICES)}")
+        for setting, value in table.items():
+            found[(setting, platform)] = _choice(setting, value, f"[lifecycle.{platform}]")
+    return found
 
 
 def _account_from_toml(
