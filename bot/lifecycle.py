@@ -295,6 +295,44 @@ def handle_unpublish(store: Store, settings: Settings, article_key: str, *, targ
     return job
 
 
+def content_key(article: Article) -> str:
+    """A digest of what the article says (its stored form): two deliveries with the same one are one edit."""
+    import hashlib
+
+    raw = json.dumps(article.to_dict(), ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+
+
+def apply_edit(store: Store, settings: Settings, article: Article, job: Any, *, targets: Sequence[str] = ()) -> Any:
+    """A newer version of an article arrived (webhook edit, WordPress update, changed feed entry).
+
+    ``job`` is the article's publishing job, if known. Still queued: it is given the new article, so the
+    new text is what gets posted. Already run: where ``on_edit = "update"`` holds for an account with
+    posts of the article, a deduplicated ``update`` job is queued (the worker runs
+    :meth:`Lifecycle.update`). Returns the job that now stands for the article (or None).
+    """
+    from datetime import UTC
+
+    stored = article.to_dict()
+    if job is not None and job.article == stored:
+        return job  # a redelivery: nothing changed
+    if job is not None and job.state == "queued" and store.replace_queued_article(job.id, stored):
+        log.info("queued_article_replaced", extra={"article": article.key, "job": job.id})
+        return store.get_job(job.id)
+    rows = [r for r in store.ledger_rows(article.key) if r.state == "published"]
+    chosen = sorted({target_of(r) for r in rows
+                     if settings.lifecycle_for("on_edit", r.platform, r.account) == "update"
+                     and (not targets or any(_names(t, r) for t in targets))})
+    if not chosen:
+        return job
+    update, created = store.enqueue(article=stored, article_key=article.key, targets=chosen,
+                                    run_at=datetime.now(UTC), dedupe_key=f"update:{article.key}:{content_key(article)}",
+                                    kind="update")
+    log.info("edit_update_queued" if created else "edit_update_exists",
+             extra={"article": article.key, "job": update.id})
+    return update
+
+
 # --- the CLI's runs -----------------------------------------------------------------------------------
 
 

@@ -71,6 +71,9 @@ INSECURE_ENV = "CROSSPOST_WEBHOOK_INSECURE"
 GHOST_PUBLISH_EVENTS = frozenset(
     {"post.published", "post.published.edited", "page.published", "page.published.edited"}
 )
+GHOST_WITHDRAW_EVENTS = frozenset({"post.unpublished", "post.deleted", "page.unpublished", "page.deleted"})
+"""Ghost events that take a post back: its posts are retracted where on_unpublish = "delete"."""
+WORDPRESS_PUBLISHED = "publish"
 _MAX_JOB_ID = 2**63 - 1  # larger ids cannot exist (BIGINT / SQLite INTEGER); asking must not crash
 
 if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed here
@@ -151,6 +154,7 @@ class _Parsed:
     article: Article | None  # None: acknowledged but ignored (``ignored`` says why)
     ignored: str | None = None
     is_edit: bool = False
+    withdrawn: bool = False  # the CMS took the article back (bot.lifecycle.handle_unpublish)
 
 
 def _ghost(data: Any) -> _Parsed:
@@ -160,6 +164,8 @@ def _ghost(data: Any) -> _Parsed:
     if not isinstance(post, dict):
         raise _Reject(400, 'not a Ghost webhook payload: expected {"post": {"current": {...}}}')
     event = data.get("event")
+    if isinstance(event, str) and event in GHOST_WITHDRAW_EVENTS:
+        return _withdrawn(_ghost_withdrawn(post), f"Ghost {event}: nothing to post")
     if isinstance(event, str) and event not in GHOST_PUBLISH_EVENTS:
         return _Parsed(None, f"Ghost event {event!r} is not a publish event; nothing to post")
     current = post.get("current")
@@ -170,14 +176,41 @@ def _ghost(data: Any) -> _Parsed:
     return _Parsed(article, is_edit=isinstance(event, str) and event.endswith(".edited"))
 
 
+def _ghost_withdrawn(post: dict[str, Any]) -> Article:
+    """Enough of an unpublished or deleted Ghost post to find its posts: link and post id (an unpublished
+    post comes in ``current``, its url now a /p/<uuid>/ preview; a deleted one only in ``previous``)."""
+    current, previous = post.get("current"), post.get("previous")
+    source = current if isinstance(current, dict) and current.get("id") else previous
+    source = source if isinstance(source, dict) else {}
+    return _reference(source.get("canonical_url") or source.get("url"), source.get("id"), "ghost")
+
+
+def _reference(url: Any, post_id: Any, prefix: str) -> Article:
+    link = url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+    ident = f"{prefix}:{post_id}" if isinstance(post_id, str | int) and post_id != "" else None
+    return Article(url=link, source_id=ident)
+
+
+def _withdrawn(article: Article, reason: str) -> _Parsed:
+    if article.url is None and article.source_id is None:
+        raise _Reject(400, "an unpublish event must name the post: its url (or post id)")
+    return _Parsed(article, reason, withdrawn=True)
+
+
 def _wordpress(data: Any) -> _Parsed:
     from bot.load import from_wordpress
 
     if not isinstance(data, dict):
         raise _Reject(400, f"not a WordPress post: expected a JSON object, got {type(data).__name__}")
+    if data.get("deleted") is True:  # the REST API's answer to DELETE: {"deleted": true, "previous": post}
+        previous = data.get("previous")
+        previous = previous if isinstance(previous, dict) else data
+        return _withdrawn(_reference(previous.get("link"), previous.get("id"), "wp"),
+                          "WordPress post deleted: nothing to post")
     status = data.get("status")
-    if isinstance(status, str) and status != "publish":
-        return _Parsed(None, f"WordPress post status is {status!r}, not 'publish'; nothing to post")
+    if isinstance(status, str) and status != WORDPRESS_PUBLISHED:
+        return _withdrawn(_reference(data.get("link"), data.get("id"), "wp"),
+                          f"WordPress post status is {status!r}, not 'publish'; nothing to post")
     return _Parsed(from_wordpress(data, origin="WordPress payload"))
 
 
@@ -188,6 +221,9 @@ def _generic(data: Any) -> _Parsed:
         raise _Reject(
             400, f"not an article: expected a JSON object {{title, url, ...}}, got {type(data).__name__}"
         )
+    if data.get("event") == "unpublished":
+        return _withdrawn(_reference(data.get("url"), data.get("source_id"), "generic"),
+                          "unpublished: nothing to post")
     return _Parsed(from_generic(data, origin="JSON article"))
 
 
@@ -210,8 +246,11 @@ def _check_storable(article: Article) -> None:
 class _Receiver:
     """The state the endpoints share: store, secret, targets, delay."""
 
-    def __init__(self, store: Store, secret: str | None, targets: list[str], delay_seconds: float) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, secret: str | None, targets: list[str], delay_seconds: float
+    ) -> None:
         self.store = store
+        self.settings = settings
         self.secret = secret
         self.targets = targets
         self.delay = timedelta(seconds=delay_seconds)
@@ -246,6 +285,8 @@ class _Receiver:
             log.info("webhook ignored", extra={"hook": kind, "reason": parsed.ignored})
             return _Outcome(200, {"ignored": parsed.ignored})
         article = parsed.article
+        if parsed.withdrawn:
+            return self.withdraw(kind, article, parsed.ignored or "unpublished")
         if not article.url:
             return _Outcome(
                 400,
@@ -275,27 +316,59 @@ class _Receiver:
             return _Outcome(202, _job_reply(job), {"Location": f"/jobs/{job.id}"})
         return _Outcome(200, _job_reply(job))
 
-    def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
-        """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
+    def withdraw(self, kind: str, article: Article, reason: str) -> _Outcome:
+        """The CMS took the article back: posts already out are retracted where on_unpublish = "delete"
+        (a ``delete`` job, see :func:`bot.lifecycle.handle_unpublish`); answers 200 ``{"ignored": reason,
+        "delete_job": id or null}``."""
+        from bot.lifecycle import handle_unpublish
+
+        try:
+            known = self._known_job(kind, article)
+            key = known.article_key if known is not None else article.key
+            job = handle_unpublish(self.store, self.settings, key, targets=self.targets)
+        except StoreError as exc:
+            log.error("webhook could not record the unpublish", extra={"hook": kind, "error": str(exc)})
+            return _Outcome(503, {"error": "the job store is unavailable; retry later"}, {"Retry-After": "30"})
+        log.info("webhook unpublished", extra={"hook": kind, "article": key, "delete_job": job.id if job else None})
+        return _Outcome(200, {"ignored": reason, "article_key": key, "delete_job": job.id if job else None})
+
+    def _known_job(self, kind: str, article: Article) -> Job | None:
+        """The job this source post was queued as (Ghost: by post id, so a changed URL still finds it)."""
         alias = _source_alias(kind, article)
         if alias is not None:
             known = self.store.kv_get(alias)
             if isinstance(known, int) and not isinstance(known, bool):
                 job = self.store.get_job(known)
                 if job is not None:
-                    return job, False
-        if is_edit:
+                    return job
+        return None
+
+    def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
+        """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit.
+
+        A newer version of an article already known (an edit, a WordPress update) goes to
+        :func:`bot.lifecycle.apply_edit`: a queued job gets the new text, a published one is updated
+        where on_edit = "update".
+        """
+        from bot.lifecycle import apply_edit
+
+        job = self._known_job(kind, article)
+        if job is None and is_edit:
             return None, False
-        job, created = self.store.enqueue(
-            article=article.to_dict(),
-            article_key=article.key,
-            targets=self.targets,
-            run_at=datetime.now(UTC) + self.delay,
-            dedupe_key=article.key,
-        )
-        if alias is not None:
-            self.store.kv_set(alias, job.id)
-        return job, created
+        if job is None:
+            job, created = self.store.enqueue(
+                article=article.to_dict(),
+                article_key=article.key,
+                targets=self.targets,
+                run_at=datetime.now(UTC) + self.delay,
+                dedupe_key=article.key,
+            )
+            alias = _source_alias(kind, article)
+            if alias is not None:
+                self.store.kv_set(alias, job.id)
+            if created:
+                return job, True
+        return apply_edit(self.store, self.settings, article, job, targets=self.targets), False
 
     # -- the endpoints
 
@@ -429,7 +502,7 @@ def create_app(
     platforms = queue_targets(settings, targets)
     if insecure:
         log.warning("webhook accepts UNSIGNED requests", extra={"flag": INSECURE_ENV})
-    receiver = _Receiver(store, None if insecure else secret, platforms, delay_seconds)
+    receiver = _Receiver(store, settings, None if insecure else secret, platforms, delay_seconds)
     routes = [
         Route("/hooks/ghost", receiver.hook("ghost"), methods=["POST"]),
         Route("/hooks/wordpress", receiver.hook("wordpress"), methods=["POST"]),
