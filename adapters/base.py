@@ -130,8 +130,18 @@ class Adapter(Protocol):
         """After an Ambiguous failure: find the post if it was created, else None (safe to send again)."""
         ...
 
-    def delete(self, ref: PostRef) -> None:
-        """Delete a post (used by tests and by ``--force`` clean-ups)."""
+    def delete(self, ref: PostRef) -> bool:
+        """Delete a post: True when this call deleted it, False when it was already gone (404 / not found).
+
+        Deleting is idempotent, so the retry policy may repeat it after an Ambiguous failure.
+        """
+        ...
+
+    def edit(self, ref: PostRef, post: PostRequest) -> PostRef:
+        """Change a published post's text in place (keeping the platform's edit history).
+
+        Raises ``NotSupported`` (with the reason) where the platform cannot edit a post.
+        """
         ...
 
     def quota(self) -> Quota | None:

@@ -48,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
-from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.errors import Ambiguous, InputError, NotSupported, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
 from bot.redact import redact_error, register_secrets
 
@@ -626,7 +626,7 @@ class BlueskyAdapter:
         except Exception as exc:
             raise self._fail(exc) from exc
 
-    def delete(self, ref: PostRef) -> None:
+    def delete(self, ref: PostRef) -> bool:
         repo, collection, rkey = _parse_at_uri(ref.id)
         try:
 
@@ -642,6 +642,13 @@ class BlueskyAdapter:
             raise
         except Exception as exc:
             raise self._fail(exc) from exc
+        return True  # deleteRecord of a missing record succeeds too: the PDS does not say which it was
+
+    def edit(self, ref: PostRef, post: PostRequest) -> PostRef:
+        """A Bluesky post cannot be edited: rewriting the record changes its CID, and every like, repost
+        and reply points at the old one (the app offers no edit either)."""
+        raise NotSupported("bluesky: posts cannot be edited (a rewritten record would orphan its likes, "
+                           "reposts and replies)")
 
     def close(self) -> None:
         with self._lock:

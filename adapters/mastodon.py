@@ -411,14 +411,25 @@ class MastodonAdapter:
             max_id = str(page[-1]["id"])
 
     # --- the rest -------------------------------------------------------------------------------
-    def delete(self, ref: PostRef) -> None:
-        """Delete a status; one that is already gone (404) counts as deleted."""
+    def delete(self, ref: PostRef) -> bool:
+        """Delete a status; one that is already gone (404) counts as deleted (False)."""
         api = self._api
         try:
             self._call(api.status_delete, ref.id)
         except Permanent as exc:
             if exc.status != 404:
                 raise
+            return False
+        return True
+
+    def edit(self, ref: PostRef, post: PostRequest) -> PostRef:
+        """``PUT /api/v1/statuses/:id`` with the new text: Mastodon keeps the old one in the status' edit
+        history (``/api/v1/statuses/:id/history``). Media and the content warning stay as they are."""
+        api = self._api
+        spoiler = self._settings.options.get("spoiler_text")
+        status = self._call(api.status_update, ref.id, status=post.text,
+                            spoiler_text=str(spoiler) if spoiler else None)
+        return self._ref(status)
 
     def close(self) -> None:
         if self._http is not None:

@@ -71,7 +71,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
-from bot.errors import Ambiguous, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.errors import Ambiguous, InputError, NotSupported, Permanent, PublishError, RateLimited, Transient
 from bot.images import sniff_image_type
 from bot.redact import redact_error
 
@@ -212,16 +212,22 @@ class XAdapter:
                 params["pagination_token"] = token
         return None
 
-    def delete(self, ref: PostRef) -> None:
-        """Delete a post; one that is already gone counts as deleted."""
+    def delete(self, ref: PostRef) -> bool:
+        """Delete a post; one that is already gone (404, or ``deleted: false``) counts as deleted."""
         import tweepy
 
         try:
-            self._client.delete_tweet(ref.id, user_auth=True)
+            answer = self._client.delete_tweet(ref.id, user_auth=True)
         except tweepy.errors.NotFound:
-            return
+            return False
         except Exception as exc:
             raise self._error(exc) from exc
+        data = answer.get("data") if isinstance(answer, dict) else getattr(answer, "data", None)
+        return not (isinstance(data, dict) and data.get("deleted") is False)
+
+    def edit(self, ref: PostRef, post: PostRequest) -> PostRef:
+        """X's API v2 has no endpoint to edit a post (edits exist only in X's own apps)."""
+        raise NotSupported("x: the X API cannot edit a published post (no edit endpoint in API v2)")
 
     def close(self) -> None:
         if "_client" in self.__dict__:

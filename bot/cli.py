@@ -28,6 +28,8 @@ examples:
   crosspost status                                  what was posted where
   crosspost sandbox                                 local X/Bluesky/Mastodon to try it all
   crosspost --version
+  crosspost post.md --update                        edit what is out there (on_edit = "update")
+  crosspost delete post.md                          retract every post of the article
 """
 
 
@@ -60,6 +62,9 @@ def _post_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="post again even where the article is already out")
     p.add_argument("--publish-draft", action="store_true",
                    help="post even though the source marks the article unpublished (draft, scheduled, private…)")
+    p.add_argument("--update", action="store_true",
+                   help="the article changed: edit its published posts in place where on_edit = \"update\" "
+                   "(Mastodon); others report not_editable")
     return p
 
 
@@ -73,6 +78,8 @@ SUBCOMMANDS: dict[str, str] = {
     "worker": "bot.triggers",
     "serve": "bot.triggers",
     "watch": "bot.triggers",
+    "delete": "bot.lifecycle_cli",
+    "purge": "bot.lifecycle_cli",
 }
 """Each subcommand and the module that holds its ``NAME(argv)`` entry point and ``NAME_parser()``."""
 
@@ -205,6 +212,13 @@ def run_post(options: argparse.Namespace) -> int:
         else:
             print(render_plan(plan))
         return 0
+
+    if options.update:
+        if options.force:
+            raise UsageError("--update edits what is published; it cannot be combined with --force")
+        from bot.lifecycle import run_update
+
+        return run_update(article, settings, platforms, as_json=options.json)
 
     from bot.publish import run_publish
 

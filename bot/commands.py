@@ -82,7 +82,7 @@ def status(argv: Sequence[str]) -> int:
     header = ("article", "platform", "account", "part", "state", "attempts", "post")
     table = [header] + [
         (r.article_key[:12], r.platform, r.account, f"{r.part + 1}" + (f" g{r.generation}" if r.generation > 1 else ""),
-         r.state, str(r.attempts), r.post_url or (r.last_error or "")[:80])
+         _state_text(r), str(r.attempts), r.post_url or (r.last_error or "")[:80])
         for r in rows
     ]
     print_table(table)
@@ -96,11 +96,22 @@ def print_table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _state_text(r: Any) -> str:
+    """The state, with when a post was deleted or last edited (bot/lifecycle.py)."""
+    if r.state == "deleted" and r.deleted_at:
+        return f"deleted {r.deleted_at:%Y-%m-%d %H:%M}"
+    if r.edited_at:
+        return f"{r.state}, edited {r.edited_at:%Y-%m-%d %H:%M}"
+    return str(r.state)
+
+
 def _row_json(r: Any) -> dict[str, Any]:
     return {
         "article": r.article_key, "platform": r.platform, "account": r.account, "part": r.part,
         "generation": r.generation, "state": r.state, "attempts": r.attempts, "post_id": r.post_id,
         "url": r.post_url, "error": r.last_error, "updated_at": r.updated_at.isoformat(),
+        "deleted_at": r.deleted_at.isoformat() if r.deleted_at else None,
+        "edited_at": r.edited_at.isoformat() if r.edited_at else None,
     }
 
 

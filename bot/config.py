@@ -21,6 +21,15 @@ an optional ``crosspost.toml``. Entry points call :func:`load_settings`; everyth
     credentials = { MASTODON_ACCESS_TOKEN = "MASTODON_WORK_TOKEN" }
     visibility = "unlisted"
     spoiler_text = "cross-post"
+    on_edit = "update"                # per account (see below)
+
+    on_edit = "ignore"                # an article changed after publishing: "update" edits posts in place
+    on_unpublish = "keep"             # the CMS took it back: "delete" retracts every post (bot/lifecycle.py)
+
+    [lifecycle.mastodon]              # per platform: on_edit / on_unpublish
+    on_edit = "update"
+
+The most specific setting wins: account, then ``[lifecycle.<platform>]``, then the top level.
 """
 
 from __future__ import annotations
@@ -85,7 +94,13 @@ FEED_CHECKS: dict[str, Check] = {
 }
 """Top-level keys for ``crosspost watch``: feed categories as hashtags, and the age window of entries."""
 
-TOP_LEVEL_KEYS = ("compose", "accounts", "templates", *FEED_CHECKS)
+LIFECYCLE_CHOICES: dict[str, tuple[str, ...]] = {
+    "on_edit": ("ignore", "update"),  # the first is the default
+    "on_unpublish": ("keep", "delete"),
+}
+"""What to do with published posts when their article changes or is taken back (bot/lifecycle.py)."""
+
+TOP_LEVEL_KEYS = ("compose", "accounts", "templates", *FEED_CHECKS, *LIFECYCLE_CHOICES, "lifecycle")
 """What crosspost.toml may hold at its top level."""
 
 
@@ -104,6 +119,15 @@ class Settings:
     max_attempts: int = 5
     feed_categories_as_tags: bool = False  # RSS/Atom <category> as hashtags (WordPress tags are found anyway)
     feed_max_age_days: float | None = None  # feed entries older than this are never queued; None: no window
+    # ("on_edit" | "on_unpublish", scope) -> choice; scope "" (everywhere), "mastodon" or "mastodon:work"
+    lifecycle: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def lifecycle_for(self, setting: str, platform: str, account: str) -> str:
+        """``on_edit`` / ``on_unpublish`` for one account: the account's, its platform's, the global one."""
+        for scope in (f"{platform}:{account}", platform, ""):
+            if (setting, scope) in self.lifecycle:
+                return self.lifecycle[(setting, scope)]
+        return LIFECYCLE_CHOICES[setting][0]
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -219,6 +243,7 @@ def load_settings(
             raise ConfigError(f"{config_file}: compose.{platform} must be a table of settings")
         compose[platform] = _compose_options(f"{config_file}: [compose.{platform}]", table, ComposeOptions())
 
+    lifecycle = _lifecycle_settings(data)
     accounts: list[AccountSettings] = []
     account_compose: dict[tuple[str, str], ComposeOptions] = {}
     for platform, rules in RULES.items():
@@ -235,7 +260,11 @@ def load_settings(
         raise ConfigError(f"{config_file}: accounts must be [[accounts]] tables")
     for number, entry in enumerate(entries, 1):
         where = f"{config_file}: [[accounts]] #{number}"
+        account_lifecycle = {k: entry[k] for k in LIFECYCLE_CHOICES if k in entry}
+        entry = {k: v for k, v in entry.items() if k not in LIFECYCLE_CHOICES}
         account, options = _account_from_toml(where, entry, env, compose, timeout, allow_private)
+        for setting, value in account_lifecycle.items():
+            lifecycle[(setting, f"{account.platform}:{account.account}")] = _choice(setting, value, where)
         accounts.append(account)
         if options is not None:
             account_compose[(account.platform, account.account)] = options
@@ -277,6 +306,7 @@ def load_settings(
         max_attempts=max_attempts,
         feed_categories_as_tags=categories_as_tags,
         feed_max_age_days=max_age or None,
+        lifecycle=lifecycle,
     )
 
 
@@ -285,6 +315,35 @@ def _is_dir(path: Path) -> bool:
         return path.is_dir()
     except OSError:  # a name too long for the file system
         return False
+
+
+def _choice(setting: str, value: Any, where: str) -> str:
+    choices = LIFECYCLE_CHOICES[setting]
+    if value not in choices:
+        raise ConfigError(f"{where}: {setting} = {value!r} is not one of "
+                          f"{', '.join(repr(c) for c in choices)}")
+    return str(value)
+
+
+def _lifecycle_settings(data: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """The top-level ``on_edit`` / ``on_unpublish`` and the ``[lifecycle.<platform>]`` tables."""
+    found: dict[tuple[str, str], str] = {}
+    for setting in LIFECYCLE_CHOICES:
+        if setting in data:
+            found[(setting, "")] = _choice(setting, data[setting], "crosspost.toml")
+    tables = data.get("lifecycle") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError("crosspost.toml [lifecycle] must hold tables [lifecycle.<platform>]")
+    for platform, table in tables.items():
+        if platform not in RULES or not isinstance(table, Mapping):
+            raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown platform; one of {', '.join(RULES)}")
+        unknown = set(table) - set(LIFECYCLE_CHOICES)
+        if unknown:
+            raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"one of {', '.join(LIFECYCLE_CHOICES)}")
+        for setting, value in table.items():
+            found[(setting, platform)] = _choice(setting, value, f"crosspost.toml [lifecycle.{platform}]")
+    return found
 
 
 def _account_from_toml(

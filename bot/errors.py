@@ -10,6 +10,7 @@
         ├── Transient     5xx, reset, timeout *before* the request was sent: retry with backoff
         ├── Ambiguous     the request may have reached the platform: reconcile before any retry
         └── Permanent     auth, validation, other 4xx: report the platform's message
+            └── NotSupported  the platform cannot do this at all (edit a post on X or Bluesky)
 
 Adapters translate SDK exceptions into these at their boundary; nothing above them sees an SDK type.
 """
@@ -57,3 +58,7 @@ class Ambiguous(PublishError):
 
 class Permanent(PublishError):
     """Retrying cannot help: bad credentials, validation failure, another 4xx."""
+
+
+class NotSupported(Permanent):
+    """The platform has no way to do this (X and Bluesky cannot edit a post in place); says why."""

@@ -33,7 +33,7 @@ import tenacity
 from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
 from bot import fediverse
 from bot.article import Article
-from bot.compose import PlannedPost, compose_platform
+from bot.compose import ComposeOptions, PlannedPost, PlatformPlan, compose_platform
 from bot.config import Settings
 from bot.errors import Ambiguous, ConfigError, CrosspostError, PublishError, RateLimited, Transient
 from bot.logs import get_logger
@@ -113,7 +113,9 @@ def _request(snapshot: dict[str, Any], key: str, reply_to: PostRef | None, root:
     )
 
 
-class _Deferred(Exception):
+class TargetDeferred(Exception):
+    """A rate limit whose reset is beyond the wait this run allows: the target is deferred."""
+
     def __init__(self, error: RateLimited) -> None:
         super().__init__(str(error))
         self.error = error
@@ -129,6 +131,10 @@ class Publisher:
     sleep: Callable[[float], None] = time.sleep
     backoff: float = 1.0  # first backoff in seconds (tests make it small)
     _quota_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def adapter(self, account: AccountSettings) -> Adapter:
+        """A new adapter for ``account`` (the caller closes it)."""
+        return self._adapter(account)
 
     def _adapter(self, account: AccountSettings) -> Adapter:
         if self.adapter_factory is not None:
@@ -161,7 +167,7 @@ class Publisher:
         try:
             adapter = self._adapter(account)
             self._run_target(article, account, adapter, thread, force, result)
-        except _Deferred as deferred:
+        except TargetDeferred as deferred:
             result.status, result.retry_at = DEFERRED, deferred.error.retry_at
             when = deferred.error.retry_at.isoformat() if deferred.error.retry_at else "later"
             result.error = f"{account.platform}: rate limited until {when}: {deferred.error}"
@@ -193,26 +199,21 @@ class Publisher:
         rows = [r for r in store.ledger_rows(key) if r.platform == platform and r.account == name
                 and r.generation == generation] if generation else []
         done_before = bool(rows) and all(r.state == "published" for r in rows)
-        if generation == 0 or (force and done_before):
+        retracted = any(r.state == "deleted" for r in rows)  # bot/lifecycle.py took this generation down
+        if generation == 0 or (force and (done_before or retracted)):
             generation += 1
         elif done_before:
             result.status = ALREADY
             result.posts = [_ref_of(r) for r in sorted(rows, key=lambda r: r.part)]
             return
+        elif retracted:
+            when = max((r.deleted_at for r in rows if r.deleted_at), default=None)
+            result.status = ALREADY
+            result.error = (f"{platform}: the posts of this article were deleted"
+                            f"{f' on {when:%Y-%m-%d %H:%M} UTC' if when else ''}; pass --force to post again")
+            return
 
-        options = self.settings.options_for(platform, name)
-        server = fediverse.server_options(options, adapter)  # a Mastodon-API server's own limit and rule
-        if server is not None:
-            options = server
-        else:
-            try:  # the platform's limit is a call too: the same policy (short waits, backoff) applies
-                limit = options.limit or self._policy()(adapter.character_limit)
-                url_weight = options.url_weight or _url_weight(adapter)
-            except RateLimited as exc:
-                raise _Deferred(exc) from None
-            options = replace(options, limit=limit, url_weight=url_weight)
-        options = replace(options, thread=options.thread or thread)
-        plan = compose_platform(article, platform, options, account=name, templates_dir=self.settings.templates_dir)
+        options, plan = self.compose_for(article, account, adapter, thread)
 
         fresh = False
         root: PostRef | None = None
@@ -232,6 +233,31 @@ class Publisher:
             root = root or ref
             previous = ref
         result.status = PUBLISHED if fresh else ALREADY
+
+    def compose_for(
+        self, article: Article, account: AccountSettings, adapter: Adapter, thread: bool
+    ) -> tuple[ComposeOptions, PlatformPlan]:
+        """The account's options and the posts composed for it (with the instance's own limits).
+
+        A Mastodon-API server's facts (its software's counting rule and announced limit, see
+        :mod:`bot.fediverse`) come first; otherwise the adapter's limit. Raises TargetDeferred when asking
+        for the limit is rate limited past the wait.
+        """
+        options = self.settings.options_for(account.platform, account.account)
+        server = fediverse.server_options(options, adapter)  # a Mastodon-API server's own limit and rule
+        if server is not None:
+            options = server
+        else:
+            try:  # the platform's limit is a call too: the same policy (short waits, backoff) applies
+                limit = options.limit or self._policy()(adapter.character_limit)
+                url_weight = options.url_weight or _url_weight(adapter)
+            except RateLimited as exc:
+                raise TargetDeferred(exc) from None
+            options = replace(options, limit=limit, url_weight=url_weight)
+        options = replace(options, thread=options.thread or thread)
+        plan = compose_platform(article, account.platform, options, account=account.account,
+                                templates_dir=self.settings.templates_dir)
+        return options, plan
 
     def _send_part(
         self,
@@ -261,7 +287,7 @@ class Publisher:
             except RateLimited as exc:
                 wait = _seconds_until(exc.retry_at)
                 if wait is None or wait > self.settings.rate_limit_wait:
-                    raise _Deferred(exc) from None
+                    raise TargetDeferred(exc) from None
                 self.sleep(wait)  # a near reset is waited for, as the retry policy does for every call
                 found = self._reconcile(adapter, request, prepared["adapter"])
             except (Transient, Ambiguous):
@@ -306,7 +332,7 @@ class Publisher:
         try:
             return self._policy()(attempt)
         except RateLimited as exc:
-            raise _Deferred(exc) from None
+            raise TargetDeferred(exc) from None
 
     def _remember_quota(self, adapter: Adapter, account: str, exhausted_until: datetime | None = None) -> None:
         """Keep what the platform said is left, so workers can pace this account (see bot/worker.py)."""
@@ -326,35 +352,46 @@ class Publisher:
             self.store.kv_set(key, {"remaining": remaining, "reset_at": reset_at.isoformat()}, ttl_seconds=ttl)
 
     def _policy(self) -> tenacity.Retrying:
-        """The one retry policy: decided by the error type the adapter raised."""
-        limit = self.settings.rate_limit_wait
-        backoff = tenacity.wait_exponential(multiplier=self.backoff, max=30.0) + tenacity.wait_random(0, self.backoff)
+        return self.policy()
 
-        def retryable(exc: BaseException) -> bool:
-            if isinstance(exc, RateLimited):
-                wait = _seconds_until(exc.retry_at)
-                return wait is not None and wait <= limit
-            return isinstance(exc, (Transient, Ambiguous))
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited):
-                return _seconds_until(exc.retry_at) or 0.0
-            return float(backoff(state))
-
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(retryable),
-            wait=wait,
-            stop=tenacity.stop_after_attempt(self.settings.max_attempts),
-            sleep=self.sleep,
-            reraise=True,
-        )
+    def policy(self) -> tenacity.Retrying:
+        """The retry policy of this publisher's calls (its settings, sleep and backoff)."""
+        return retry_policy(self.settings, self.sleep, self.backoff)
 
     def _reconcile(self, adapter: Adapter, request: PostRequest, prepared: dict[str, Any]) -> PostRef | None:
         try:
             return adapter.reconcile(request, prepared)
         except (Transient, Ambiguous, RateLimited):
             return None  # could not look: the next attempt reconciles again before it counts
+
+
+def retry_policy(settings: Settings, sleep: Callable[[float], None], backoff: float) -> tenacity.Retrying:
+    """The one retry policy of every platform call (posting, deleting, editing): decided by the error type
+    the adapter raised. A rate limit is waited for when its reset is within ``settings.rate_limit_wait``
+    (else re-raised for the caller to defer); Transient and Ambiguous back off exponentially with jitter;
+    Permanent is raised at once. ``sleep`` is the worker's interruptible sleep in a worker."""
+    limit = settings.rate_limit_wait
+    jittered = tenacity.wait_exponential(multiplier=backoff, max=30.0) + tenacity.wait_random(0, backoff)
+
+    def retryable(exc: BaseException) -> bool:
+        if isinstance(exc, RateLimited):
+            wait = _seconds_until(exc.retry_at)
+            return wait is not None and wait <= limit
+        return isinstance(exc, (Transient, Ambiguous))
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
+            return _seconds_until(exc.retry_at) or 0.0
+        return float(jittered(state))
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(retryable),
+        wait=wait,
+        stop=tenacity.stop_after_attempt(settings.max_attempts),
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 def _ref_of(row: Any) -> PostRef:

@@ -54,7 +54,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -99,7 +99,9 @@ GHOST_PUBLISH_EVENTS = frozenset(
     {"post.published", "post.published.edited", "page.published", "page.published.edited"}
 )
 GHOST_WITHDRAW_EVENTS = frozenset({"post.unpublished", "post.deleted", "page.unpublished", "page.deleted"})
-"""Ghost events that take a post back: its queued job is cancelled."""
+"""Ghost events that take a post back: its queued job is cancelled, and its posts are retracted where
+on_unpublish = "delete"."""
+WORDPRESS_PUBLISHED = "publish"
 _MAX_JOB_ID = 2**63 - 1  # larger ids cannot exist (BIGINT / SQLite INTEGER); asking must not crash
 
 if TYPE_CHECKING:  # bot.config pulls in the composer; only its type is needed here
@@ -252,11 +254,28 @@ def _ghost_withdrawn(post: dict[str, Any], event: str) -> Article:
     )
 
 
+def _reference(url: Any, post_id: Any, prefix: str) -> Article:
+    link = url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+    ident = f"{prefix}:{post_id}" if isinstance(post_id, str | int) and post_id != "" else None
+    return Article(url=link, source_id=ident)
+
+
+def _withdrawn(article: Article, reason: str) -> _Parsed:
+    if article.url is None and article.source_id is None:
+        raise _Reject(400, "an unpublish event must name the post: its url (or post id)")
+    return _Parsed(article, reason, withdrawn=True)
+
+
 def _wordpress(data: Any) -> _Parsed:
     from bot.load import from_wordpress
 
     if not isinstance(data, dict):
         raise _Reject(400, f"not a WordPress post: expected a JSON object, got {type(data).__name__}")
+    if data.get("deleted") is True:  # the REST API's answer to DELETE: {"deleted": true, "previous": post}
+        previous = data.get("previous")
+        previous = previous if isinstance(previous, dict) else data
+        return _withdrawn(replace(_reference(previous.get("link"), previous.get("id"), "wp"), status="trashed"),
+                          "WordPress post deleted: nothing to post")
     return _Parsed(from_wordpress(data, origin="WordPress payload"))
 
 
@@ -267,6 +286,9 @@ def _generic(data: Any) -> _Parsed:
         raise _Reject(
             400, f"not an article: expected a JSON object {{title, url, ...}}, got {type(data).__name__}"
         )
+    if data.get("event") == "unpublished":
+        return _withdrawn(_reference(data.get("url"), data.get("source_id"), "generic"),
+                          "unpublished: nothing to post")
     return _Parsed(from_generic(data, origin="JSON article"))
 
 
@@ -292,6 +314,7 @@ class _Receiver:
     def __init__(
         self,
         store: Store,
+        settings: Settings,
         secret: str | None,
         targets: list[str],
         delay_seconds: float,
@@ -302,6 +325,7 @@ class _Receiver:
     ) -> None:
         self.max_body = max_body
         self.store = store
+        self.settings = settings
         self.secret = secret
         self.targets = targets
         self.delay = timedelta(seconds=delay_seconds)
@@ -372,37 +396,62 @@ class _Receiver:
         return _Outcome(200, _job_reply(job))
 
     def withdraw(self, kind: str, article: Article, reason: str) -> _Outcome:
-        """The source says the article is not (or no longer) published: cancel its queued jobs, answer
-        200 ``{"ignored": reason, "cancelled": [job ids]}``. A job already running is not stopped."""
+        """The source says the article is not (or no longer) published: cancel its queued jobs, and
+        retract posts already out where on_unpublish = "delete" (a ``delete`` job, see
+        :func:`bot.lifecycle.handle_unpublish`). Answers 200 ``{"ignored": reason, "cancelled": [job ids],
+        "article_key", "delete_job": id or null}``. A job already running is not stopped."""
+        from bot.lifecycle import handle_unpublish
+
         try:
             cancelled = cancel_queued_jobs(self.store, article)
+            known = self._known_job(kind, article)
+            key = known.article_key if known is not None else article.key
+            job = handle_unpublish(self.store, self.settings, key, targets=self.targets)
         except StoreError as exc:
-            log.error("webhook could not cancel jobs", extra={"hook": kind, "error": str(exc)})
+            log.error("webhook could not record the unpublish", extra={"hook": kind, "error": str(exc)})
             return _Outcome(503, {"error": "the job store is unavailable; retry later"}, {"Retry-After": "30"})
-        log.info("webhook ignored", extra={"hook": kind, "reason": reason, "cancelled": cancelled})
-        return _Outcome(200, {"ignored": reason, "cancelled": cancelled})
+        delete_job = job.id if job else None
+        log.info("webhook unpublished",
+                 extra={"hook": kind, "reason": reason, "cancelled": cancelled, "delete_job": delete_job})
+        return _Outcome(200, {"ignored": reason, "cancelled": cancelled, "article_key": key, "delete_job": delete_job})
 
-    def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
-        """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
+    def _known_job(self, kind: str, article: Article) -> Job | None:
+        """The job this source post was queued as (Ghost: by post id, so a changed URL still finds it)."""
         alias = source_alias(kind, article)
         if alias is not None:
             known = self.store.kv_get(alias)
             if isinstance(known, int) and not isinstance(known, bool):
                 job = self.store.get_job(known)
                 if job is not None:
-                    return job, False
-        if is_edit:
+                    return job
+        return None
+
+    def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
+        """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit.
+
+        A newer version of an article already known (an edit, a WordPress update) goes to
+        :func:`bot.lifecycle.apply_edit`: a queued job gets the new text, a published one is updated
+        where on_edit = "update".
+        """
+        from bot.lifecycle import apply_edit
+
+        job = self._known_job(kind, article)
+        if job is None and is_edit:
             return None, False
-        job, created = self.store.enqueue(
-            article=job_article(article),
-            article_key=article.key,
-            targets=self.targets,
-            run_at=datetime.now(UTC) + self.delay,
-            dedupe_key=article.key,
-        )
-        if alias is not None:
-            self.store.kv_set(alias, job.id)
-        return job, created
+        if job is None:
+            job, created = self.store.enqueue(
+                article=job_article(article),
+                article_key=article.key,
+                targets=self.targets,
+                run_at=datetime.now(UTC) + self.delay,
+                dedupe_key=article.key,
+            )
+            alias = source_alias(kind, article)
+            if alias is not None:
+                self.store.kv_set(alias, job.id)
+            if created:
+                return job, True
+        return apply_edit(self.store, self.settings, article, job, targets=self.targets), False
 
     # -- the endpoints
 
@@ -618,7 +667,7 @@ def create_app(
     if insecure:
         log.warning("webhook accepts UNSIGNED requests", extra={"flag": INSECURE_ENV})
     receiver = _Receiver(
-        store, secret, platforms, delay_seconds, api_token=api_token, body_timeout=body_timeout,
+        store, settings, secret, platforms, delay_seconds, api_token=api_token, body_timeout=body_timeout,
         max_body=max_body_bytes,
     )
     routes = [

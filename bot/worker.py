@@ -122,14 +122,16 @@ class Worker:
         heartbeat.start()
         ready: list[AccountSettings] = []
         try:
-            article = self._article(job)
-            # Again, on the stored article: the policy may have changed, or the job was queued around it.
-            check_publishable(article, allow_draft=job_allows_draft(job.article))
+            article = self._article(job) if job.kind != "delete" else Article()
+            if job.kind != "delete":  # again, on the stored article: it may have become a draft since
+                check_publishable(article, allow_draft=job_allows_draft(job.article))
             accounts = select_accounts(self.settings, job.targets)
             if not accounts:
                 error = f"no configured account for targets {', '.join(job.targets)}"
                 self._end(job, "failed", error)
                 return "failed"
+            if job.kind != "publish":
+                return self._run_lifecycle(job, article)
             paced, ready = self._pace(accounts)
             results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")))
             return self._settle(job, results, paced)
@@ -167,6 +169,30 @@ class Worker:
         for warning in article.extra.get("warnings", ()):
             log.warning("article_incomplete", extra={"job": job.id, "warning": warning})
         return article
+
+    def _run_lifecycle(self, job: Any, article: Article) -> str:
+        """A ``delete`` or ``update`` job (bot/lifecycle.py): done when settled, rescheduled at a rate
+        limit's reset, failed otherwise (``crosspost retry`` runs it again; it resumes)."""
+        from bot.lifecycle import Lifecycle, settled
+
+        assert self.publisher is not None
+        lifecycle = Lifecycle(self.publisher)
+        if job.kind == "delete":
+            results = lifecycle.delete(job.article_key, job.targets)
+        else:
+            results = lifecycle.update(article, job.targets)
+        errors = "; ".join(r.error for r in results if r.error) or None
+        waits = [r.retry_at for r in results if r.retry_at is not None]
+        if settled(results):
+            self._end(job, "done", None)
+            return "done"
+        if waits and len(waits) == sum(1 for r in results if not settled([r])):
+            run_at = max(max(waits) + RESET_MARGIN, self._clock() + MIN_DELAY)
+            if not self.store.reschedule(job.id, self.name, run_at=run_at, error=errors):
+                log.warning("job_lost", extra={"job": job.id, "state": "queued"})
+            return "queued"
+        self._end(job, "failed", errors)
+        return "failed"
 
     def _end(self, job: Any, state: str, error: str | None) -> None:
         try:

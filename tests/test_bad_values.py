@@ -52,6 +52,7 @@ TYPE_BAD: dict[str, list[str]] = {
     "duration": ["", "0", "0s", "-5m", "soon", "2 hours", "100000000d", "9" * 400 + "s"],
     "zone": ["", "Mars/Olympus", "Europe", "../../etc/passwd"],
     "datetime": ["", "tomorrow", "2037-13-01 09:00", "09:00"],
+    "account": ["", " work", "a b", "-x", "x" * 65],
 }
 """Bad values for the option types that have no :mod:`bot.checks` check behind them, by type name."""
 

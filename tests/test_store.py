@@ -21,6 +21,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.store import AlreadyPublished, Store, connect, default_database_url
+from bot.store.migrations import MIGRATIONS
 
 PG_URL = os.environ.get("CROSSPOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -154,14 +155,14 @@ def test_migrations_are_idempotent(db_url: str) -> None:
     """Connecting again applies nothing new: one schema_version row per migration."""
     connect(db_url).close()
     connect(db_url).close()
-    assert _schema_versions(db_url) == [1]
+    assert _schema_versions(db_url) == [m.version for m in MIGRATIONS]
 
 
 def test_migrations_concurrent_processes(db_url: str) -> None:
     """Eight processes connecting to a fresh database at once all succeed and migrate once."""
     results = _spawn(_connect_in_process, [(db_url,)] * 8)
     assert results == ["ok"] * 8
-    assert _schema_versions(db_url) == [1]
+    assert _schema_versions(db_url) == [m.version for m in MIGRATIONS]
 
 
 def test_sqlite_uses_wal_and_busy_timeout(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ GET    /api/v1/accounts/:id/statuses          mastodon.accounts.statuses        
 POST   /api/v1/statuses                       mastodon.statuses.create                statuses
 GET    /api/v1/statuses/:id                   mastodon.statuses.get                   api
 DELETE /api/v1/statuses/:id                   mastodon.statuses.delete                api
+PUT    /api/v1/statuses/:id                   mastodon.statuses.update                statuses
+GET    /api/v1/statuses/:id/history           mastodon.statuses.history               api
 POST   /api/v2/media                          mastodon.media.create                   media
 GET    /api/v1/media/:id                      mastodon.media.get                      api
 GET    /mastodon-media/:name                  mastodon.files (sandbox only: uploaded  none
@@ -45,8 +47,13 @@ makes ``/api/v2/instance`` 404, like a server older than 4.0), ``media_processin
 
 Statuses are kept in ``app.state["mastodon"]["posts"]`` (oldest first) as dicts with ``id``, ``text``,
 ``spoiler_text``, ``visibility``, ``language``, ``in_reply_to_id``, ``media_ids``, ``sensitive``,
-``idempotency_key``, ``account_id``, ``created_at``, ``uri``, ``url``, ``content`` and, once deleted,
-``deleted: True``.
+``idempotency_key``, ``account_id``, ``created_at``, ``uri``, ``url``, ``content``, once edited
+``edited_at`` and ``edits`` (the earlier versions, oldest first, each ``text``/``spoiler_text``/
+``created_at``), and once deleted ``deleted: True``.
+
+- ``PUT /api/v1/statuses/:id`` (an edit) validates the new text like a new status, keeps the previous
+  version in ``edits`` and sets ``edited_at``; ``GET /api/v1/statuses/:id/history`` lists every version,
+  oldest first, the current one last (one entry for a status never edited), as Mastodon does.
 """
 
 from __future__ import annotations
@@ -191,6 +198,10 @@ def register(app: SandboxApp, credentials: dict[str, str], *, max_characters: in
         ("GET", r"/api/v1/statuses/(?P<status_id>[^/]+)", "mastodon.statuses.get", "api", get_status),
         ("DELETE", r"/api/v1/statuses/(?P<status_id>[^/]+)", "mastodon.statuses.delete", "api",
          delete_status),
+        ("PUT", r"/api/v1/statuses/(?P<status_id>[^/]+)", "mastodon.statuses.update", "statuses",
+         update_status),
+        ("GET", r"/api/v1/statuses/(?P<status_id>[^/]+)/history", "mastodon.statuses.history", "api",
+         status_history),
         ("POST", r"/api/v2/media", "mastodon.media.create", "media", create_media),
         ("GET", r"/api/v1/media/(?P<media_id>[^/]+)", "mastodon.media.get", "api", get_media),
         ("GET", r"/mastodon-media/(?P<name>[^/]+)", "mastodon.files", None, serve_file),
@@ -486,7 +497,7 @@ def _status_entity(app: SandboxApp, status: dict[str, Any], host: str) -> dict[s
         "reblogs_count": 0,
         "favourites_count": 0,
         "quotes_count": 0,
-        "edited_at": None,
+        "edited_at": status.get("edited_at"),
         "favourited": False,
         "reblogged": False,
         "muted": False,
@@ -799,6 +810,58 @@ def delete_status(app: SandboxApp, request: Request, status_id: str) -> Response
         entity = _status_entity(app, status, _host(request))
     entity["text"] = status["text"]
     return Response(200, entity)
+
+
+def update_status(app: SandboxApp, request: Request, status_id: str) -> Response:
+    """``PUT /api/v1/statuses/:id``: a new text (and content warning), the old version kept in history."""
+    account = _authenticated(app, request)
+    if account is None:
+        return _unauthorized()
+    params = _params(request)
+    host = _host(request)
+    with app.lock:
+        state = app.state[PLATFORM]
+        status = state["statuses"].get(status_id)
+        if status is None or status.get("deleted"):
+            return _not_found()
+        if status["account_id"] != account["id"]:
+            return Response(403, {"error": "This action is not allowed"})
+        text = str(params.get("status") or "")
+        spoiler = str(params["spoiler_text"]) if params.get("spoiler_text") is not None else status["spoiler_text"]
+        config = state["config"]
+        if not text.strip() and not status["media_ids"]:
+            return _unprocessable("Validation failed: Text can't be blank")
+        if status_length(spoiler, text, int(config["characters_reserved_per_url"])) > int(config["max_characters"]):
+            return _unprocessable(f"Validation failed: Text character limit of {config['max_characters']} exceeded")
+        previous = {"text": status["text"], "spoiler_text": status["spoiler_text"], "content": status["content"],
+                    "created_at": status.get("edited_at") or status["created_at"]}
+        status.setdefault("edits", []).append(previous)
+        status.update(text=text, spoiler_text=spoiler, content=render_content(text, host),
+                      edited_at=_created_at(time.time()))
+        return Response(200, _status_entity(app, status, host))
+
+
+def status_history(app: SandboxApp, request: Request, status_id: str) -> Response:
+    """``GET /api/v1/statuses/:id/history``: every version of the status, oldest first, current last."""
+    _viewer, refusal = _visible(app, request)
+    if refusal is not None:
+        return refusal
+    host = _host(request)
+    with app.lock:
+        status = app.state[PLATFORM]["statuses"].get(status_id)
+        if status is None or status.get("deleted"):
+            return _not_found()
+        account = next((a for a in app.state[PLATFORM]["accounts"].values() if a["id"] == status["account_id"]),
+                       _account_record(status["account_id"], "unknown"))
+        current = {"text": status["text"], "spoiler_text": status["spoiler_text"], "content": status["content"],
+                   "created_at": status.get("edited_at") or status["created_at"]}
+        versions = [*status.get("edits", []), current]
+    entity = _account_entity(app, account, host)
+    return Response(200, [
+        {"content": v["content"], "spoiler_text": v["spoiler_text"], "sensitive": bool(v["spoiler_text"]),
+         "created_at": v["created_at"], "account": entity, "poll": None, "media_attachments": [], "emojis": []}
+        for v in versions
+    ])
 
 
 def create_media(app: SandboxApp, request: Request) -> Response:

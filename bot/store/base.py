@@ -23,8 +23,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.redact import redact
 from bot.store.models import (
+    JOB_FINISHED_STATES,
+    JOB_KINDS,
     JOB_STATES,
     LEDGER_FAIL_STATES,
+    LEDGER_GONE_STATES,
     AlreadyPublished,
     Job,
     LedgerRow,
@@ -33,11 +36,11 @@ from bot.store.models import (
 
 LEDGER_COLUMNS = (
     "id, article_key, platform, account, part, generation, idempotency_key, state, attempts, "
-    "last_error, post_id, post_url, ref, prepared, text, created_at, updated_at"
+    "last_error, post_id, post_url, ref, prepared, text, created_at, updated_at, deleted_at, edited_at"
 )
 JOB_COLUMNS = (
     "id, article, article_key, targets, run_at, state, attempts, lease_until, worker, last_error, "
-    "dedupe_key, created_at, updated_at"
+    "dedupe_key, created_at, updated_at, kind"
 )
 _IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
 
@@ -310,7 +313,7 @@ class Store(ABC):
             row = tx.one(
                 "UPDATE ledger SET state = 'sending', attempts = attempts + 1, "
                 "prepared = COALESCE(prepared, ?), updated_at = ? "
-                f"WHERE id = ? AND state <> 'published' RETURNING {LEDGER_COLUMNS}",
+                f"WHERE id = ? AND state NOT IN ('published', 'deleted') RETURNING {LEDGER_COLUMNS}",
                 (self._json(prepared), now, row_id),
             )
             if row is None:
@@ -361,7 +364,7 @@ class Store(ABC):
             now = self._ts(self._now(tx))
             row = tx.one(
                 "UPDATE ledger SET state = ?, last_error = ?, updated_at = ? "
-                f"WHERE id = ? AND state <> 'published' RETURNING {LEDGER_COLUMNS}",
+                f"WHERE id = ? AND state NOT IN ('published', 'deleted') RETURNING {LEDGER_COLUMNS}",
                 (state, redact(error), now, row_id),
             )
             if row is None:
@@ -390,6 +393,37 @@ class Store(ABC):
             )
         return int(row[0]) if row else 0
 
+    def ledger_mark_deleted(self, row_id: int, *, note: str | None = None) -> LedgerRow:
+        """Record that a part's post is gone (deleted now, or found already gone): ``deleted`` with the time.
+
+        Only a ``published`` row moves; a row already ``deleted`` keeps its first time. ``note`` (how it
+        went, e.g. "already gone") is kept in ``last_error`` as history.
+        """
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            tx.run(
+                "UPDATE ledger SET state = 'deleted', deleted_at = ?, updated_at = ?, "
+                "last_error = COALESCE(?, last_error) WHERE id = ? AND state = 'published'",
+                (now, now, note, row_id),
+            )
+            row = tx.one(f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE id = ?", (row_id,))
+        if row is None:
+            raise LookupError(f"ledger row {row_id} does not exist")
+        return self._ledger(row)
+
+    def ledger_mark_edited(self, row_id: int, *, text: str, ref: dict[str, Any] | None = None) -> LedgerRow:
+        """Record that a published part now reads ``text`` (edited in place), with the time."""
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                "UPDATE ledger SET text = ?, ref = COALESCE(?, ref), edited_at = ?, updated_at = ? "
+                f"WHERE id = ? AND state = 'published' RETURNING {LEDGER_COLUMNS}",
+                (text, self._json(ref), now, now, row_id),
+            )
+        if row is None:
+            raise LookupError(f"ledger row {row_id} is not a published post")
+        return self._ledger(row)
+
     def _refuse(self, tx: Tx, row_id: int) -> None:
         row = tx.one(f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE id = ?", (row_id,))
         if row is None:
@@ -415,6 +449,8 @@ class Store(ABC):
             text=r[14],
             created_at=self._read_ts(r[15]),
             updated_at=self._read_ts(r[16]),
+            deleted_at=self._read_ts(r[17]) if r[17] is not None else None,
+            edited_at=self._read_ts(r[18]) if r[18] is not None else None,
         )
 
     # -- jobs ---------------------------------------------------------------------------------------
@@ -427,18 +463,21 @@ class Store(ABC):
         targets: list[str],
         run_at: datetime,
         dedupe_key: str | None = None,
+        kind: str = "publish",
     ) -> tuple[Job, bool]:
-        """Queue a job; returns ``(job, created)``.
+        """Queue a job of ``kind`` (see ``JOB_KINDS``); returns ``(job, created)``.
 
         With a ``dedupe_key``, the one job ever enqueued under that key is returned (``created`` False)
         whatever its state: a webhook delivered twice, or by two hosts at once, queues one job.
         """
         run_at = utc(run_at, "run_at")
+        if kind not in JOB_KINDS:
+            raise ValueError(f"job kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             row = tx.one(
                 "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) "
+                "created_at, updated_at, kind) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?) "
                 f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
                 (
                     self._json(article),
@@ -448,6 +487,7 @@ class Store(ABC):
                     dedupe_key,
                     now,
                     now,
+                    kind,
                 ),
             )
             if row is not None:
@@ -565,6 +605,40 @@ class Store(ABC):
             )
         return changed == 1
 
+    def replace_queued_article(self, job_id: int, article: dict[str, Any]) -> bool:
+        """Give a still-queued job the article's newer version (an edit arrived before it ran).
+
+        False when the job is running or finished: then the edit is too late for it.
+        """
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                "UPDATE jobs SET article = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
+                (self._json(article), now, job_id),
+            )
+        return changed == 1
+
+    def purge(self, *, older_than: datetime, ledger: bool = False) -> dict[str, int]:
+        """Drop what is only history, last changed before ``older_than``; returns rows removed per table.
+
+        Finished jobs, feed-seen marks and key/value entries (cached server facts, sessions, aliases;
+        expired ones whatever their age). The ledger only with ``ledger``, and then only rows whose post
+        does not exist (``deleted`` or ``failed``): a row of a live post is the only way to find it again.
+        """
+        cut = self._ts(utc(older_than, "older_than"))
+        gone = ", ".join(f"'{s}'" for s in sorted(LEDGER_GONE_STATES))
+        finished = ", ".join(f"'{s}'" for s in sorted(JOB_FINISHED_STATES))
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            counts = {
+                "jobs": tx.run(f"DELETE FROM jobs WHERE state IN ({finished}) AND updated_at < ?", (cut,)),
+                "feed_seen": tx.run("DELETE FROM feed_seen WHERE seen_at < ?", (cut,)),
+                "kv": tx.run("DELETE FROM kv WHERE updated_at < ? OR expires_at <= ?", (cut, now)),
+                "ledger": tx.run(f"DELETE FROM ledger WHERE state IN ({gone}) AND updated_at < ?", (cut,))
+                if ledger else 0,
+            }
+        return counts
+
     def get_job(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
         with self._transaction(write=False) as tx:
@@ -611,6 +685,7 @@ class Store(ABC):
             dedupe_key=r[10],
             created_at=self._read_ts(r[11]),
             updated_at=self._read_ts(r[12]),
+            kind=r[13],
         )
 
     # -- small tables -------------------------------------------------------------------------------

@@ -143,7 +143,59 @@ CREATE TABLE feed_seen (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "ledger, jobs, kv, feed_seen", _V1_SQLITE, _V1_POSTGRESQL),)
+# Version 2: posts can be retracted and edited (bot/lifecycle.py). The ledger gains the state ``deleted``
+# and the times ``deleted_at`` / ``edited_at``; a job gains its ``kind`` ("publish", "delete" or "update").
+# SQLite cannot alter a CHECK constraint, so its ledger is rebuilt (same columns, same ids).
+_V2_SQLITE = """
+CREATE TABLE ledger_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_key TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    account TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'published', 'failed', 'unknown', 'deleted')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    post_id TEXT,
+    post_url TEXT,
+    ref TEXT,
+    prepared TEXT,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    edited_at TEXT,
+    UNIQUE (article_key, platform, account, part, generation)
+);
+INSERT INTO ledger_v2 (id, article_key, platform, account, part, generation, idempotency_key, state, attempts,
+    last_error, post_id, post_url, ref, prepared, text, created_at, updated_at)
+    SELECT id, article_key, platform, account, part, generation, idempotency_key, state, attempts,
+    last_error, post_id, post_url, ref, prepared, text, created_at, updated_at FROM ledger;
+DROP TABLE ledger;
+ALTER TABLE ledger_v2 RENAME TO ledger;
+CREATE INDEX ledger_idempotency_key ON ledger (idempotency_key);
+CREATE INDEX ledger_state_updated ON ledger (state, updated_at);
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'publish';
+CREATE INDEX feed_seen_seen_at ON feed_seen (seen_at);
+"""
+
+_V2_POSTGRESQL = """
+ALTER TABLE ledger DROP CONSTRAINT IF EXISTS ledger_state_check;
+ALTER TABLE ledger ADD CONSTRAINT ledger_state_check
+    CHECK (state IN ('pending', 'sending', 'published', 'failed', 'unknown', 'deleted'));
+ALTER TABLE ledger ADD COLUMN deleted_at TIMESTAMPTZ;
+ALTER TABLE ledger ADD COLUMN edited_at TIMESTAMPTZ;
+CREATE INDEX ledger_state_updated ON ledger (state, updated_at);
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'publish';
+CREATE INDEX feed_seen_seen_at ON feed_seen (seen_at);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "ledger, jobs, kv, feed_seen", _V1_SQLITE, _V1_POSTGRESQL),
+    Migration(2, "ledger deleted/edited, job kind", _V2_SQLITE, _V2_POSTGRESQL),
+)
 """Every migration, in version order."""
 
 LATEST_VERSION = MIGRATIONS[-1].version

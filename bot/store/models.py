@@ -1,7 +1,8 @@
 """The rows the store hands out, the states they move through, and the store's own errors.
 
 Ledger rows move ``pending -> sending -> published | failed | unknown`` (``pending`` again when a
-target is deferred). Jobs move ``queued -> running -> done | failed`` (back to ``queued`` on
+target is deferred), and a published post ``-> deleted`` when it is retracted (bot/lifecycle.py).
+Jobs move ``queued -> running -> done | failed`` (back to ``queued`` on
 reschedule, release or retry; ``queued -> cancelled`` by a user). All datetimes are aware UTC.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from bot.errors import CrosspostError
 
-LEDGER_STATES = frozenset({"pending", "sending", "published", "failed", "unknown"})
+LEDGER_STATES = frozenset({"pending", "sending", "published", "failed", "unknown", "deleted"})
 """Every state a ledger row can be in."""
 
 LEDGER_FAIL_STATES = frozenset({"failed", "unknown", "pending"})
@@ -24,6 +25,12 @@ JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 JOB_FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
 """Job states that no worker will pick up again without a ``retry``."""
+
+JOB_KINDS = ("publish", "delete", "update")
+"""What a job does with its article: post it, retract its posts, or edit them in place."""
+
+LEDGER_GONE_STATES = frozenset({"deleted", "failed"})
+"""Ledger rows whose post does not exist (retracted, or never made): the only ones ``purge`` may drop."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class LedgerRow:
     text: str
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = None  # when the post was confirmed gone (state ``deleted``)
+    edited_at: datetime | None = None  # when the post's text was last changed in place
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class Job:
     dedupe_key: str | None
     created_at: datetime
     updated_at: datetime
+    kind: str = "publish"  # one of JOB_KINDS
 
 
 class StoreError(CrosspostError):
