@@ -537,7 +537,7 @@ def _host(url: Any) -> str | None:
 
 
 def cancel_queued_jobs(store: Store, article: Article) -> list[int]:
-    """Cancel the queued jobs of ``article``; returns their ids.
+    """Cancel the queued publish and update jobs of ``article``; returns their ids.
 
     A job is the article's when it has the same article key (the canonical link's hash, also the
     webhook's dedupe key), or the same source post id (``ghost:<id>``, ``wp:<id>``) on the same host:
@@ -546,7 +546,7 @@ def cancel_queued_jobs(store: Store, article: Article) -> list[int]:
     host = _host(article.url)
     cancelled: list[int] = []
     for job in store.list_jobs():
-        if job.state != "queued":
+        if job.state != "queued" or job.kind == "delete":  # a retraction queued earlier must still run
             continue
         same_post = (
             article.source_id is not None

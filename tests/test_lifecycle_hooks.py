@@ -155,7 +155,7 @@ def test_cli_delete_usage_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     for args, needle in ((["delete"], "ARTICLE or --key"), (["delete", "--key", "k", "--platform", "myspace"],
                          "unknown platform"), (["delete", "--key", "nothing-here"], "nothing of article"),
                          (["delete", "--key", "k", "--account", "a b"], "not an account name"),
-                         (["purge"], "--older-than"), (["purge", "--older-than", "soon"], "not a duration")):
+                         (["purge"], "--older-than"), (["purge", "--older-than", "soon"], "must be a duration")):
         result = cli(args, env, tmp_path)
         assert result.returncode == 2 and result.stderr.startswith("error: ") and needle in result.stderr, args
         assert "Traceback" not in result.stderr
