@@ -23,9 +23,10 @@ examples:
   cat post.json | crosspost - --format json --tag Python --tag "Open Source"
   crosspost post.md --thread                        the body as a numbered thread
   crosspost status                                  what was posted where
+  crosspost preview post.md --open                  an HTML page: each post as the platform shows it
   crosspost sandbox                                 local X/Bluesky/Mastodon to try it all
 
-other commands: status, sandbox, schedule, queue, cancel, retry, worker, serve, watch
+other commands: status, preview, sandbox, schedule, queue, cancel, retry, worker, serve, watch
   (crosspost COMMAND --help for each)
 """
 
@@ -112,6 +113,7 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
         "worker": lazy("bot.commands", "worker"),
         "serve": lazy("bot.commands", "serve"),
         "watch": lazy("bot.commands", "watch"),
+        "preview": lazy("bot.web.preview", "command"),
     }
 
 
@@ -127,9 +129,6 @@ def load_input(options: argparse.Namespace, *, allow_private: bool, timeout: flo
 
 
 def run_post(options: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from bot.compose import compose
     from bot.config import load_settings
     from bot.rules import parse_platforms
 
@@ -149,28 +148,9 @@ def run_post(options: argparse.Namespace) -> int:
         raise UsageError(f"{options.article}: the article is {unpublished}; publish it first or pass --force")
 
     if options.dry_run:
-        from bot.fediverse import dry_run_options
+        from bot.planning import dry_run_plan
 
-        stores: list[Any] = []
-
-        def kv() -> Any:  # the store holds cached server facts; opened only when a server is asked
-            if not stores:
-                from bot.store import connect
-
-                stores.append(connect(settings.database_url))
-            return stores[0]
-
-        targets = []
-        try:
-            for platform in platforms:
-                accounts = [a.account for a in settings.accounts if a.platform == platform] or ["default"]
-                for account in accounts:
-                    opts = dry_run_options(settings, platform, account, settings.options_for(platform, account), kv)
-                    targets.append((platform, account, replace(opts, thread=opts.thread or options.thread)))
-        finally:
-            for store in stores:
-                store.close()
-        plan = compose(article, targets, templates_dir=settings.templates_dir)
+        plan = dry_run_plan(article, settings, platforms, thread=options.thread)
         refused = f"the article is {unpublished}" if unpublished and not options.force else None
         if refused:
             print(f"note: a real run would refuse this: {refused}; publish it first or pass --force", file=sys.stderr)
