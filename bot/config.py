@@ -35,6 +35,8 @@ from typing import Any
 from adapters.base import PUBLIC_CREDENTIAL_SUFFIXES, AccountSettings
 from bot.compose import ComposeOptions
 from bot.errors import ConfigError
+from bot.notify import NotifySettings
+from bot.notify import read_settings as read_notify_settings
 from bot.rules import RULES
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -58,6 +60,7 @@ class Settings:
     max_attempts: int = 5
     feed_categories_as_tags: bool = False  # RSS/Atom <category> as hashtags (WordPress tags are found anyway)
     feed_max_age_days: float | None = None  # feed entries older than this are never queued; None: no window
+    notify: NotifySettings = field(default_factory=NotifySettings)  # CROSSPOST_NOTIFY*: bot/notify.py
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -187,6 +190,7 @@ def load_settings(
         max_attempts=int(_number(env, "CROSSPOST_MAX_ATTEMPTS", 5)),
         feed_categories_as_tags=categories_as_tags,
         feed_max_age_days=float(max_age) or None,
+        notify=read_notify_settings(env),
     )
 
 

@@ -128,7 +128,7 @@ class Worker:
                 self._end(job, "failed", error)
                 return "failed"
             paced, ready = self._pace(accounts)
-            results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")))
+            results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")), job=job)
             return self._settle(job, results, paced)
         except WorkerStopping:
             try:
