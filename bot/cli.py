@@ -26,6 +26,7 @@ examples:
   cat post.json | crosspost - --format json --tag Python --tag "Open Source"
   crosspost post.md --thread                        the body as a numbered thread
   crosspost status                                  what was posted where
+  crosspost preview post.md --open                  an HTML page: each post as the platform shows it
   crosspost sandbox                                 local X/Bluesky/Mastodon to try it all
   crosspost --version
   crosspost post.md --update                        edit what is out there (on_edit = "update")
@@ -80,6 +81,7 @@ SUBCOMMANDS: dict[str, str] = {
     "watch": "bot.triggers",
     "delete": "bot.lifecycle_cli",
     "purge": "bot.lifecycle_cli",
+    "preview": "bot.web.preview",
 }
 """Each subcommand and the module that holds its ``NAME(argv)`` entry point and ``NAME_parser()``."""
 
@@ -165,9 +167,6 @@ def load_input(options: argparse.Namespace, *, allow_private: bool, timeout: flo
 
 
 def run_post(options: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from bot.compose import compose
     from bot.config import load_settings
     from bot.policy import PUBLISH_DRAFT_FLAG, check_option_url, check_publishable, unpublished_reason
 
@@ -179,28 +178,9 @@ def run_post(options: argparse.Namespace) -> int:
     check_publishable(article, allow_draft=options.publish_draft or options.dry_run, origin=options.article)
 
     if options.dry_run:
-        from bot.fediverse import dry_run_options
+        from bot.planning import dry_run_plan
 
-        stores: list[Any] = []
-
-        def kv() -> Any:  # the store holds cached server facts; opened only when a server is asked
-            if not stores:
-                from bot.store import connect
-
-                stores.append(connect(settings.database_url))
-            return stores[0]
-
-        targets = []
-        try:
-            for platform in platforms:
-                accounts = [a.account for a in settings.accounts if a.platform == platform] or ["default"]
-                for account in accounts:
-                    opts = dry_run_options(settings, platform, account, settings.options_for(platform, account), kv)
-                    targets.append((platform, account, replace(opts, thread=opts.thread or options.thread)))
-        finally:
-            for store in stores:
-                store.close()
-        plan = compose(article, targets, templates_dir=settings.templates_dir)
+        plan = dry_run_plan(article, settings, platforms, thread=options.thread)
         unpublished = unpublished_reason(article)
         refused = unpublished if unpublished and not options.publish_draft else None
         if refused:

@@ -166,6 +166,24 @@ def _existing(kind: str) -> Callable[[str], Path]:
     return parse
 
 
+def _output(text: str) -> str:
+    if text == "-":
+        return text
+    if not text.strip() or re.search(r"[\x00-\x1f\x7f]", text):
+        raise BadValue("must be a file to write, or - for stdout")
+    parent = Path(text).expanduser().parent
+    try:
+        usable = parent.is_dir()
+    except OSError as exc:  # e.g. a name too long
+        raise BadValue(f"cannot be used: {exc.strerror}") from None
+    if not usable:
+        raise BadValue(f"cannot be written: directory {str(parent)[:200]} does not exist")
+    return text
+
+
+OUTPUT = ArgType("output", _output)
+"""A file to write (its directory must exist), or ``-`` for stdout."""
+
 EXISTING_FILE = ArgType("file", _existing("file"))
 EXISTING_DIR = ArgType("directory", _existing("directory"))
 

@@ -45,6 +45,8 @@ from adapters.base import PUBLIC_CREDENTIAL_SUFFIXES, AccountSettings
 from bot.checks import BadValue, Check, Choice, Flag, HttpUrl, Number, Text, TextTable, did_you_mean
 from bot.compose import LINK_POLICIES, ComposeOptions
 from bot.errors import ConfigError
+from bot.notify import NotifySettings
+from bot.notify import read_settings as read_notify_settings
 from bot.rules import RULES
 
 DEFAULT_FEED_MAX_AGE_DAYS = 14
@@ -119,6 +121,7 @@ class Settings:
     max_attempts: int = 5
     feed_categories_as_tags: bool = False  # RSS/Atom <category> as hashtags (WordPress tags are found anyway)
     feed_max_age_days: float | None = None  # feed entries older than this are never queued; None: no window
+    notify: NotifySettings = field(default_factory=NotifySettings)  # CROSSPOST_NOTIFY*: bot/notify.py
     # ("on_edit" | "on_unpublish", scope) -> choice; scope "" (everywhere), "mastodon" or "mastodon:work"
     lifecycle: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
@@ -307,6 +310,7 @@ def load_settings(
         feed_categories_as_tags=categories_as_tags,
         feed_max_age_days=max_age or None,
         lifecycle=lifecycle,
+        notify=read_notify_settings(env),
     )
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import tenacity
 
 from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
-from bot import fediverse
+from bot import fediverse, observers
 from bot.article import Article
 from bot.compose import ComposeOptions, PlannedPost, PlatformPlan, compose_platform
 from bot.config import Settings
@@ -150,8 +150,10 @@ class Publisher:
         *,
         thread: bool = False,
         force: bool = False,
+        job: Any = None,
     ) -> list[TargetResult]:
-        """Publish to every account concurrently; one failure never hides the others."""
+        """Publish to every account concurrently; one failure never hides the others. Then the run's
+        observers (metrics, notification: :mod:`bot.observers`); ``job`` is the queued job it ran for."""
         if not accounts:
             return []
         from bot.language import with_language
@@ -159,7 +161,9 @@ class Publisher:
         article = with_language(article)
         with ThreadPoolExecutor(max_workers=len(accounts), thread_name_prefix="publish") as pool:
             futures = [pool.submit(self._target, article, a, thread, force) for a in accounts]
-            return [f.result() for f in futures]
+            results = [f.result() for f in futures]
+        observers.run_finished(self.settings, article, results, job)
+        return results
 
     def _target(self, article: Article, account: AccountSettings, thread: bool, force: bool) -> TargetResult:
         result = TargetResult(account.platform, account.account, FAILED)

@@ -678,7 +678,9 @@ def create_app(
         Route("/healthz", receiver.healthz, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    from bot.web.app import extend  # /metrics and the dashboard: bot/web/
+
+    return extend(Starlette(routes=routes, exception_handlers={HTTPException: _http_error}), settings, store)
 
 
 # ---------------------------------------------------------------------------- the OpenAPI document

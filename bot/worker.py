@@ -133,7 +133,7 @@ class Worker:
             if job.kind != "publish":
                 return self._run_lifecycle(job, article)
             paced, ready = self._pace(accounts)
-            results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")))
+            results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")), job=job)
             return self._settle(job, results, paced)
         except WorkerStopping:
             try:

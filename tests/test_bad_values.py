@@ -37,9 +37,10 @@ VALID_POSITIONALS: dict[str | None, list[str]] = {  # so that the bad option is 
 DELEGATED: set[tuple[str, str]] = set()
 """Checked by the change that owns serve's port and webhook settings (issue 7, item 5), with its tests."""
 SERVE_ENV_PREFIXES = ("CROSSPOST_WEBHOOK_", "CROSSPOST_API_TOKEN", "CROSSPOST_CATCHUP_", "CROSSPOST_GHOST_",
-                      "CROSSPOST_WORDPRESS_URL")
-"""Environment variables only ``crosspost serve`` (and ``watch``) read: the webhook server's are checked in
-tests/test_serve_hardening.py, the catch-up's below (:data:`CATCHUP_CASES`)."""
+                      "CROSSPOST_WORDPRESS_URL", "CROSSPOST_DASHBOARD_", "CROSSPOST_NOTIFY")
+"""Environment variables with checks of their own: the webhook server's are walked in
+tests/test_serve_hardening.py, the catch-up's and notifications' below (:data:`CATCHUP_CASES`,
+:data:`NOTIFY_CASES`); the dashboard's password and cookie secret may be any text."""
 
 TYPE_BAD: dict[str, list[str]] = {
     "tag": ["", "   ", "#", "a#b", "x" * 101, "a\nb"],
@@ -53,6 +54,7 @@ TYPE_BAD: dict[str, list[str]] = {
     "zone": ["", "Mars/Olympus", "Europe", "../../etc/passwd"],
     "datetime": ["", "tomorrow", "2037-13-01 09:00", "09:00"],
     "account": ["", " work", "a b", "-x", "x" * 65],
+    "output": ["", "/nonexistent/dir/page.html", "a\nb"],
 }
 """Bad values for the option types that have no :mod:`bot.checks` check behind them, by type name."""
 
@@ -400,3 +402,29 @@ def test_bad_catchup_value_is_one_line_exit_2(
     out, err = capsys.readouterr()
     line = assert_one_line_error(code, out, err)
     assert "CROSSPOST_" in line, line
+
+
+NOTIFY_CASES = [
+    ("CROSSPOST_NOTIFY", "not-a-url"),
+    ("CROSSPOST_NOTIFY", "json://127.0.0.1:1/ and-junk"),
+    ("CROSSPOST_NOTIFY_ON", "failed,exploded"),
+    ("CROSSPOST_NOTIFY_ON", "always"),
+    ("CROSSPOST_NOTIFY_TIMEOUT", "abc"),
+    ("CROSSPOST_NOTIFY_TIMEOUT", "0"),
+    ("CROSSPOST_NOTIFY_TIMEOUT", "-1"),
+    ("CROSSPOST_NOTIFY_TIMEOUT", "inf"),
+    ("CROSSPOST_NOTIFY_TIMEOUT", "nan"),
+    ("CROSSPOST_NOTIFY_TIMEOUT", "1e400"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), NOTIFY_CASES, ids=[f"{n}={v!r}" for n, v in NOTIFY_CASES])
+def test_bad_notify_value_is_one_line_exit_2(
+    name: str, value: str, capsys: pytest.CaptureFixture[str], clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notification settings are read with the others: one line naming the variable, exit 2."""
+    monkeypatch.setenv(name, value)
+    code = cli.main(["queue"])
+    out, err = capsys.readouterr()
+    line = assert_one_line_error(code, out, err)
+    assert name in line, line
