@@ -1,6 +1,7 @@
 """The dashboard in a real browser: headless Chromium (Debian's chromium + chromedriver) logs in, composes,
 previews, schedules, cancels and retries against ``crosspost serve`` with the sandbox, at desktop and phone
-widths, and writes screenshots to docs/screenshots/. Without Chromium: skipped locally, failed in CI."""
+widths, and writes screenshots to build/screenshots/ (``CROSSPOST_SCREENSHOTS=docs/screenshots`` refreshes the ones
+the README shows). Without Chromium: skipped locally, failed in CI."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from bot.sandbox import Sandbox
 from tests.conftest import ROOT
 from tests.test_serve_e2e import _free_port
 
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / os.environ.get("CROSSPOST_SCREENSHOTS", "build/screenshots")
 PASSWORD = "browser-test-password"
 ARTICLE = """---
 title: Microsoft and OpenAI rewrite their partnership
