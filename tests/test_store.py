@@ -641,6 +641,18 @@ def test_feed_seen_and_mark(store: Store) -> None:
     assert store.feed_seen(feed, many) == set(many[:700])
 
 
+def test_feed_fingerprints(store: Store) -> None:
+    """A mark keeps its entry's fingerprint; a mark without one keeps what is there; None before any."""
+    feed = "https://blog.example/feed.xml"
+    store.feed_mark(feed, ["old"])  # as before fingerprints were kept
+    store.feed_mark(feed, ["a", "b"], fingerprint="f1")
+    assert store.feed_fingerprints(feed, ["a", "b", "old", "new"]) == {"a": "f1", "b": "f1", "old": None}
+    store.feed_mark(feed, ["a"])
+    store.feed_mark_many(feed, [("b", "f2"), ("old", "f3"), ("c", None)])
+    assert store.feed_fingerprints(feed, ["a", "b", "old", "c"]) == {"a": "f1", "b": "f2", "old": "f3", "c": None}
+    assert store.feed_fingerprints("https://other.example/feed", ["a"]) == {}
+
+
 @pytest.mark.postgres
 def test_postgres_connection_killed_between_operations(pg_url: str) -> None:
     """A server-side disconnect fails one operation cleanly (StoreError); the next one reconnects."""

@@ -645,6 +645,12 @@ class Store(ABC):
             row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return self._job(row) if row is not None else None
 
+    def job_by_dedupe_key(self, dedupe_key: str) -> Job | None:
+        """The one job enqueued under ``dedupe_key`` (a feed's or webhook's article key), or None."""
+        with self._transaction(write=False) as tx:
+            row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+        return self._job(row) if row is not None else None
+
     def list_jobs(self, *, include_finished: bool = False) -> list[Job]:
         """Jobs in the order they will run (``run_at``, then id); queued and running only by default."""
         where = "" if include_finished else "WHERE state IN ('queued', 'running') "
@@ -728,16 +734,36 @@ class Store(ABC):
                 seen.update(r[0] for r in rows)
         return seen
 
-    def feed_mark(self, feed_url: str, keys: list[str]) -> None:
-        """Mark ``keys`` seen for ``feed_url`` (marking twice is harmless)."""
-        if not keys:
+    def feed_fingerprints(self, feed_url: str, keys: list[str]) -> dict[str, str | None]:
+        """The seen ones of ``keys`` for ``feed_url``, each with the content fingerprint last recorded for
+        it (None for a mark made without one, before version 3 of the schema)."""
+        found: dict[str, str | None] = {}
+        with self._transaction(write=False) as tx:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                marks = ", ".join("?" * len(chunk))
+                rows = tx.all(
+                    f"SELECT item_key, fingerprint FROM feed_seen WHERE feed_url = ? AND item_key IN ({marks})",
+                    (feed_url, *chunk),
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def feed_mark(self, feed_url: str, keys: list[str], *, fingerprint: str | None = None) -> None:
+        """Mark ``keys`` seen for ``feed_url`` (marking twice is harmless). With ``fingerprint``, each key
+        records it as the entry's content now; without, a key keeps the fingerprint it has."""
+        self.feed_mark_many(feed_url, [(k, fingerprint) for k in keys])
+
+    def feed_mark_many(self, feed_url: str, marks: list[tuple[str, str | None]]) -> None:
+        """:meth:`feed_mark` for many entries in one transaction: ``(item key, fingerprint or None)`` pairs."""
+        if not marks:
             return
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             tx.many(
-                "INSERT INTO feed_seen (feed_url, item_key, seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (feed_url, item_key) DO NOTHING",
-                [(feed_url, k, now) for k in dict.fromkeys(keys)],
+                "INSERT INTO feed_seen (feed_url, item_key, seen_at, fingerprint) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (feed_url, item_key) DO UPDATE SET "
+                "fingerprint = COALESCE(excluded.fingerprint, feed_seen.fingerprint)",
+                [(feed_url, k, now, fp) for k, fp in dict(marks).items()],
             )
 
 
