@@ -157,6 +157,10 @@ def test_a_refused_part_is_composed_again_with_the_new_settings(played: Sandbox,
     assert status["text"] == row.text
     rule = fediverse.rule_for(flavor_of(played))
     assert rule.measure(status["text"], 23) <= LIMIT - 20
+    # A new text is a new request: a server that kept the refused request under its key must not replay it.
+    keys = [r.headers.get("idempotency-key") for r in played.app.requests
+            if r.method == "POST" and r.path.rstrip("/").endswith("/statuses")]
+    assert len(keys) >= 2 and keys[0] != keys[-1] and row.idempotency_key == keys[-1]
 
 
 # --- an instance that does not answer ----------------------------------------------------------------

@@ -321,19 +321,21 @@ class Store(ABC):
         assert row is not None
         return self._ledger(row)
 
-    def ledger_recompose(self, row_id: int, *, text: str) -> LedgerRow | None:
+    def ledger_recompose(self, row_id: int, *, text: str, idempotency_key: str | None = None) -> LedgerRow | None:
         """Forget the request fixed for a part that never went out (``pending`` or ``failed``), so the
         next attempt is built from the current composition; returns None for any other state.
 
         A part refused by the platform (too long for a limit we did not know) can then be fixed by
         changing the settings and running again; published or possibly-sent parts are never touched.
+        ``idempotency_key`` replaces the part's key: a new text is a new request (a server that stored
+        the refused request under the old key, as Iceshrimp.NET does for 24 h, must not answer with it).
         """
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             row = tx.one(
-                "UPDATE ledger SET prepared = NULL, text = ?, updated_at = ? "
-                f"WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
-                (text, now, row_id),
+                "UPDATE ledger SET prepared = NULL, text = ?, idempotency_key = COALESCE(?, idempotency_key), "
+                f"updated_at = ? WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
+                (text, idempotency_key, now, row_id),
             )
         return self._ledger(row) if row is not None else None
 
