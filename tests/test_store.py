@@ -626,7 +626,7 @@ def test_reschedule_queued_moves_jobs_nobody_holds(store: Store) -> None:
     assert not store.reschedule_queued(queued.id, later)  # done stays done
     assert not store.reschedule_queued(999_999, later)
     with pytest.raises(ValueError, match="timezone-aware"):
-        store.reschedule_queued(queued.id, datetime(2030, 1, 1))  # noqa: DTZ001
+        store.reschedule_queued(queued.id, datetime(2030, 1, 1))
 
 
 def test_reschedule_queued_races_with_claims(store: Store) -> None:
