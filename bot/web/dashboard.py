@@ -245,7 +245,10 @@ class Dashboard:
         action = request.path_params["action"]
         if action not in ("cancel", "retry"):
             return self.page(request, "message.html", 404, title="Not found", text=f"No action {action!r}.")
-        done = await run_in_threadpool(getattr(self.store, action), job_id)  # store.cancel / store.retry
+        if action == "cancel":
+            done = await run_in_threadpool(self.store.cancel, job_id)
+        else:  # as crosspost retry: a cancelled job keeps its time (next week's post must not go out today)
+            done = await run_in_threadpool(lambda: self.store.retry(job_id, due_now=False))
         verb = {"cancel": "cancelled", "retry": "queued again"}[action]
         notice = f"Job {job_id} {verb}." if done else f"Job {job_id} cannot be {verb} in its state."
         from urllib.parse import quote
