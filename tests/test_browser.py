@@ -109,7 +109,8 @@ def _width(driver: Any, width: int) -> None:
 
 
 def _shot(driver: Any, name: str) -> None:
-    """A full-page screenshot (the window grown to the page's height)."""
+    """A full-page screenshot (the window fitted to the page's height, not left as tall as the last one)."""
+    driver.set_window_size(driver.get_window_size()["width"], 600)
     height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
     driver.set_window_size(driver.get_window_size()["width"], max(600, int(height) + 100))
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -334,7 +334,7 @@ class Dashboard:
         now = self.now()
         workers = [{"name": w.name, "host": w.host, "pid": w.pid, "jobs_run": w.jobs_run, "running": w.running(now),
                     "stopped": w.stopped, "seen": ago((now - w.beat_at).total_seconds()),
-                    "up": ago((w.beat_at - w.started_at).total_seconds())}
+                    "up": ago((now - w.started_at).total_seconds())}
                    for w in seen_workers(self.store, now)]
         return {"accounts": accounts, "missing": missing, "counts": self.store.job_counts(), "running": running,
                 "workers": workers, "no_worker": not any(w["running"] for w in workers)}
