@@ -109,10 +109,16 @@ def _width(driver: Any, width: int) -> None:
 
 
 def _shot(driver: Any, name: str) -> None:
-    """A full-page screenshot (the window fitted to the page's height, not left as tall as the last one)."""
-    driver.set_window_size(driver.get_window_size()["width"], 600)
-    height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
-    driver.set_window_size(driver.get_window_size()["width"], max(600, int(height) + 100))
+    """A full-page screenshot: the window fitted to the page's height (plus the browser's own chrome), not left
+    as tall as the last one; measured again after each resize, as the page reflows at a new height."""
+    width = driver.get_window_size()["width"]
+    driver.set_window_size(width, 600)
+    for _ in range(4):
+        page, inner, outer = driver.execute_script(
+            "return [Math.min(document.documentElement.scrollHeight, 4000), window.innerHeight, window.outerHeight]")
+        if inner >= page:
+            break
+        driver.set_window_size(width, int(page) + int(outer) - int(inner))
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
