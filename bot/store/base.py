@@ -607,6 +607,25 @@ class Store(ABC):
             )
         return changed == 1
 
+    def reschedule_queued(self, job_id: int, run_at: datetime) -> bool:
+        """Move a job nobody holds to ``run_at``: a queued job keeps its place in line by the new time, a
+        failed or cancelled one is queued again (``attempts`` reset to 0, as :meth:`retry` does).
+
+        For people (``crosspost retry JOB --at``, the dashboard), not workers: no lease is needed, and a
+        running or finished job is never touched (False). One conditional UPDATE, so a worker claiming the
+        job at the same moment either gets it first (this returns False) or claims it at its new time.
+        """
+        at = self._ts(utc(run_at, "run_at"))
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                "UPDATE jobs SET run_at = ?, attempts = CASE WHEN state = 'queued' THEN attempts ELSE 0 END, "
+                "state = 'queued', worker = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE id = ? AND state IN ('queued', 'failed', 'cancelled')",
+                (at, now, job_id),
+            )
+        return changed == 1
+
     def replace_queued_article(self, job_id: int, article: dict[str, Any]) -> bool:
         """Give a still-queued job the article's newer version (an edit arrived before it ran).
 
@@ -700,6 +719,16 @@ class Store(ABC):
                 (key, self._ts(self._now(tx))),
             )
         return self._read_json(row[0]) if row is not None else None
+
+    def kv_items(self, prefix: str) -> dict[str, Any]:
+        """Every unexpired entry whose key starts with ``prefix``, by key (e.g. all ``worker:`` heartbeats)."""
+        with self._transaction(write=False) as tx:
+            rows = tx.all(
+                "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? AND (expires_at IS NULL OR expires_at > ?) "
+                "ORDER BY key",
+                (len(prefix), prefix, self._ts(self._now(tx))),
+            )
+        return {key: self._read_json(value) for key, value in rows}
 
     def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None:
         """Store a JSON-serialisable ``value`` under ``key``, expiring after ``ttl_seconds`` if given.
