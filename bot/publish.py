@@ -249,7 +249,8 @@ class Publisher:
             row = store.ledger_part(key, platform, name, part, generation, idempotency_key=ik, text=planned.text)
             if row.state in ("pending", "failed") and row.prepared and row.text != planned.text:
                 # never went out: send what the current settings and server facts compose, not the old text
-                row = store.ledger_recompose(row.id, text=planned.text) or row
+                new_key = f"{ik}-{hashlib.sha256(planned.text.encode('utf-8')).hexdigest()[:8]}"
+                row = store.ledger_recompose(row.id, text=planned.text, idempotency_key=new_key) or row
             if row.state == "published" and row.ref:
                 ref = PostRef.from_dict(row.ref)
             else:

@@ -11,6 +11,8 @@
   process count against what is left, so threads of one worker do not overrun the quota together.
 - A job where some target failed for good while others were deferred ends ``failed`` (the failure stays
   visible to ``crosspost queue --all`` and ``retry``), and the deferred targets continue in a new job.
+- While it runs, idle or busy, the worker says "still here" in the store every ``heartbeat_seconds``
+  (bot/heartbeat.py), so the dashboard can warn when no worker is running.
 - SIGTERM (``stop``): stop claiming; the jobs in flight finish their current call. One that would then
   sleep (a backoff before a retry) is released to the queue instead, due at once, so shutdown is quick
   and nothing is lost.
@@ -21,8 +23,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +34,7 @@ from adapters.base import AccountSettings
 from bot.article import Article
 from bot.config import Settings
 from bot.errors import CrosspostError
+from bot.heartbeat import WorkerBeat, new_beat, record
 from bot.logs import get_logger
 from bot.policy import check_publishable, job_allows_draft
 from bot.publish import ALREADY, DEFERRED, PUBLISHED, Publisher, TargetResult, pace_key
@@ -95,11 +99,13 @@ class Worker:
     publisher: Publisher | None = None
     now: Callable[[], datetime] | None = None
     rate_limit_wait: float = 0.0  # longest in-process wait for a rate-limit reset; beyond it, reschedule
+    heartbeat_seconds: float = 10.0  # how often the worker itself says "still here" (bot/heartbeat.py)
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
         self._pace_lock = threading.Lock()
         self._in_flight: dict[str, int] = {}  # account -> jobs of this process publishing to it now
+        self._jobs_run = 0  # reported in the heartbeat
         if self.publisher is None:
             wait_limit = min(self.settings.rate_limit_wait, self.rate_limit_wait)
             self.publisher = Publisher(replace(self.settings, rate_limit_wait=wait_limit), self.store,
@@ -151,6 +157,8 @@ class Worker:
             return "failed"
         finally:
             self._unreserve(ready)
+            with self._pace_lock:
+                self._jobs_run += 1
             beat.set()
             heartbeat.join()
 
@@ -280,7 +288,7 @@ class Worker:
         """Claim and run due jobs until stopped (or, with ``once``, until none is due). Returns jobs run."""
         ran = 0
         futures: set[Future[str]] = set()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job") as pool:
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job") as pool, self._beating():
             while not self.stop.is_set():
                 futures = {f for f in futures if not f.done()}
                 if len(futures) >= self.concurrency:
@@ -301,6 +309,33 @@ class Worker:
             for f in futures:
                 f.result()
         return ran
+
+    @contextmanager
+    def _beating(self) -> Iterator[None]:
+        """Record this worker's heartbeat from a thread of its own while the loop runs (a long job or a
+        long poll never delays it), and a last one marked stopped when the loop ends."""
+        done = threading.Event()
+        first = new_beat(self.name, at=self._clock(), every=self.heartbeat_seconds)
+        beater = threading.Thread(target=self._beat_until, args=(first, done), daemon=True, name="worker-beat")
+        beater.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beater.join()
+
+    def _beat_until(self, beat: WorkerBeat, done: threading.Event) -> None:
+        while True:
+            with self._pace_lock:
+                jobs_run = self._jobs_run
+            beat = replace(beat, beat_at=self._clock(), jobs_run=jobs_run, stopped=done.is_set())
+            try:
+                record(self.store, beat)
+            except CrosspostError as exc:  # the database is away for a moment: the next beat may get through
+                log.warning("heartbeat_not_recorded", extra={"worker": self.name, "error": str(exc)})
+            if beat.stopped:
+                return
+            done.wait(self.heartbeat_seconds)
 
     def _claim(self) -> Any:
         try:

@@ -321,19 +321,21 @@ class Store(ABC):
         assert row is not None
         return self._ledger(row)
 
-    def ledger_recompose(self, row_id: int, *, text: str) -> LedgerRow | None:
+    def ledger_recompose(self, row_id: int, *, text: str, idempotency_key: str | None = None) -> LedgerRow | None:
         """Forget the request fixed for a part that never went out (``pending`` or ``failed``), so the
         next attempt is built from the current composition; returns None for any other state.
 
         A part refused by the platform (too long for a limit we did not know) can then be fixed by
         changing the settings and running again; published or possibly-sent parts are never touched.
+        ``idempotency_key`` replaces the part's key: a new text is a new request (a server that stored
+        the refused request under the old key, as Iceshrimp.NET does for 24 h, must not answer with it).
         """
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             row = tx.one(
-                "UPDATE ledger SET prepared = NULL, text = ?, updated_at = ? "
-                f"WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
-                (text, now, row_id),
+                "UPDATE ledger SET prepared = NULL, text = ?, idempotency_key = COALESCE(?, idempotency_key), "
+                f"updated_at = ? WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
+                (text, idempotency_key, now, row_id),
             )
         return self._ledger(row) if row is not None else None
 
@@ -605,6 +607,25 @@ class Store(ABC):
             )
         return changed == 1
 
+    def reschedule_queued(self, job_id: int, run_at: datetime) -> bool:
+        """Move a job nobody holds to ``run_at``: a queued job keeps its place in line by the new time, a
+        failed or cancelled one is queued again (``attempts`` reset to 0, as :meth:`retry` does).
+
+        For people (``crosspost retry JOB --at``, the dashboard), not workers: no lease is needed, and a
+        running or finished job is never touched (False). One conditional UPDATE, so a worker claiming the
+        job at the same moment either gets it first (this returns False) or claims it at its new time.
+        """
+        at = self._ts(utc(run_at, "run_at"))
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                "UPDATE jobs SET run_at = ?, attempts = CASE WHEN state = 'queued' THEN attempts ELSE 0 END, "
+                "state = 'queued', worker = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE id = ? AND state IN ('queued', 'failed', 'cancelled')",
+                (at, now, job_id),
+            )
+        return changed == 1
+
     def replace_queued_article(self, job_id: int, article: dict[str, Any]) -> bool:
         """Give a still-queued job the article's newer version (an edit arrived before it ran).
 
@@ -704,6 +725,16 @@ class Store(ABC):
                 (key, self._ts(self._now(tx))),
             )
         return self._read_json(row[0]) if row is not None else None
+
+    def kv_items(self, prefix: str) -> dict[str, Any]:
+        """Every unexpired entry whose key starts with ``prefix``, by key (e.g. all ``worker:`` heartbeats)."""
+        with self._transaction(write=False) as tx:
+            rows = tx.all(
+                "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? AND (expires_at IS NULL OR expires_at > ?) "
+                "ORDER BY key",
+                (len(prefix), prefix, self._ts(self._now(tx))),
+            )
+        return {key: self._read_json(value) for key, value in rows}
 
     def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None:
         """Store a JSON-serialisable ``value`` under ``key``, expiring after ``ttl_seconds`` if given.
