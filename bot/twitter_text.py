@@ -17,7 +17,8 @@ Mastodon's ``StatusLengthValidator`` counts URLs with the Ruby twitter-text 3.1.
 Mastodon's ``config/initializers/twitter_regex.rb`` reconfigures it; :func:`mastodon_url_spans`
 reproduces that one, since it shares the domain and TLD rules with X's.
 
-Regexes are compiled on first use, so importing this module is cheap.
+Regexes are compiled on first use, so importing this module is cheap; the URL patterns hold only the
+TLDs that occur in the text at hand (compiling all ~1,600 cost ~120 ms per process).
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ def _char_class(char: str, variants: dict[str, str]) -> str:
     return re.escape(chars) if len(chars) == 1 else "[" + "".join(re.escape(c) for c in chars) + "]"
 
 
-def tld_alternation() -> str:
-    """twitter-text's TLD list as one regex, ASCII case-insensitive, built as a trie.
+def tld_alternation(tlds: tuple[str, ...] | None = None) -> str:
+    """twitter-text's TLD list (or the subset ``tlds`` of it) as one regex, ASCII case-insensitive, as a trie.
 
     A trie keeps matching fast (the flat alternation of ~1,600 names is slow in Python's engine)
     and, with longer names tried before their prefixes, tries names in the same order as
-    twitter-text's reverse-sorted alternation, so backtracking ends in the same place.
+    twitter-text's reverse-sorted alternation, so backtracking ends in the same place. A subset
+    keeps that order among its names, so a pattern built from the names that can match somewhere
+    in a text matches exactly as the full one does there (see :func:`_tld_candidates`).
     """
-    tlds, variants = _tld_data()
+    all_tlds, variants = _tld_data()
     trie: dict[str, Any] = {}
-    for tld in tlds:
+    for tld in all_tlds if tlds is None else tlds:
         node = trie
         for char in tld:
             node = node.setdefault(char, {})
@@ -102,8 +105,82 @@ def tld_alternation() -> str:
         body = "(?:" + "|".join(branches) + ")" if len(branches) > 1 or "" in node else branches[0]
         return body + "?" if "" in node else body
 
+    if not trie:
+        return "(?!)"  # no TLD can match: only punycode domains remain
     # (?ai:) = ASCII-only case folding, like JavaScript's /i without /u for these letters.
     return "(?ai:" + build(trie) + ")"
+
+
+@cache
+def _tld_trie() -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """The TLDs as a trie of their letters, and for each non-ASCII text character the TLD letters it can be.
+
+    Mirrors :func:`_char_class`: an ASCII TLD letter matches either case of itself, a non-ASCII one
+    the characters of its variants (or only itself when it has none).
+    """
+    tlds, variants = _tld_data()
+    trie: dict[str, Any] = {}
+    stands_for: dict[str, set[str]] = {}
+    for tld in tlds:
+        node = trie
+        for char in tld:
+            node = node.setdefault(char, {})
+            if not char.isascii():
+                for variant in variants.get(char, char):
+                    stands_for.setdefault(variant, set()).add(char)
+        node[""] = tld
+    return trie, {char: tuple(sorted(keys)) for char, keys in stands_for.items()}
+
+
+def _tlds_after(text: str, dot: int, end: int) -> Iterator[tuple[str, int]]:
+    """(TLD, index after it) for every TLD the regex's TLD alternation can match right after ``text[dot]``."""
+    trie, stands_for = _tld_trie()
+    nodes: list[dict[str, Any]] = [trie]
+    i = dot + 1
+    while nodes and i < end:
+        char = text[i]
+        keys: tuple[str, ...] = (char.lower(),) if char.isascii() else stands_for.get(char, ())
+        nodes = [child for node in nodes for key in keys if (child := node.get(key)) is not None]
+        i += 1
+        for node in nodes:
+            if "" in node:
+                yield node[""], i
+
+
+_TLD_FOLLOWER = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-")
+
+
+def _tld_after_dot(text: str, start: int, end: int) -> bool:
+    """True when ``text[start:end]`` holds a "." followed by a TLD (and no letter/digit/@/+/-), or by "xn--".
+
+    Every URL's domain holds one. Same answer as searching the window for
+    ``\\.(?:TLD(?=[^0-9a-zA-Z@+\\-]|\\Z)|[xX][nN]--)``, without compiling the ~1,600 TLDs into a regex.
+    """
+    dot = text.find(".", start, end)
+    while dot != -1:
+        prefix = text[dot + 1:dot + 5]
+        if dot + 5 <= end and prefix.isascii() and prefix.lower() == "xn--":
+            return True
+        for _, after in _tlds_after(text, dot, end):
+            if after == end or text[after] not in _TLD_FOLLOWER:
+                return True
+        dot = text.find(".", dot + 1, end)
+    return False
+
+
+def _tld_candidates(text: str, start: int, end: int) -> tuple[str, ...]:
+    """The TLDs that follow some "." of ``text[start:end]``: the only alternatives a URL regex can match there.
+
+    Every TLD in the URL patterns comes right after a literal "."; a pattern whose alternation holds
+    just these names (in the full list's order) therefore finds the same matches in that window as
+    the full one, and costs a fraction to compile. Patterns are cached by this tuple.
+    """
+    found: set[str] = set()
+    dot = text.find(".", start, end)
+    while dot != -1:
+        found.update(tld for tld, _ in _tlds_after(text, dot, end))
+        dot = text.find(".", dot + 1, end)
+    return tuple(sorted(found))
 
 
 def _domain_gate(label_chars: str, tld: str) -> str:
@@ -120,19 +197,13 @@ def _domain_gate(label_chars: str, tld: str) -> str:
     return f"(?=(?:{to_dot}(?!{after_dot}))*+{to_dot}{after_dot})"
 
 
-@cache
-def _tld_after_dot() -> re.Pattern[str]:
-    """A "." followed by a TLD (or punycode's "xn--"): every URL's domain holds one."""
-    return re.compile(f"\\.(?:{tld_alternation()}(?=[^0-9a-zA-Z@+\\-]|\\Z)|[xX][nN]--)")
-
-
-@cache
-def _url_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """extractUrl, validAsciiDomain and validTcoUrl of twitter-text 3.1.0."""
+@lru_cache(maxsize=256)
+def _url_patterns(tlds: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """extractUrl, validAsciiDomain and validTcoUrl of twitter-text 3.1.0, with the TLDs ``tlds`` only."""
     domain_char = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
     subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
     domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
-    tld = f"(?:{tld_alternation()}(?=[^0-9a-zA-Z@+\\-]|\\Z))"
+    tld = f"(?:{tld_alternation(tlds)}(?=[^0-9a-zA-Z@+\\-]|\\Z))"
     punycode = r"(?:[xX][nN]--[\-0-9a-zA-Z]+)"
     domain = f"(?:{subdomain}*{domain_name}(?:{tld}|{punycode}))"
     path_char = f"[a-zA-Z{_CYRILLIC_CI}0-9!*';:=+,.$/%#\\[\\]\\-\\u2013_~@|&{_LATIN_CI}]"
@@ -174,9 +245,8 @@ def _utf16_len(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
-def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
+def _is_valid_url(url: str, protocol: str, domain: str, ascii_domain: re.Pattern[str]) -> bool:
     """isValidUrl: the domain converts to ASCII and the whole URL stays within 4,096 UTF-16 units."""
-    _, ascii_domain, _ = _url_patterns()
     if domain[:4] == "xn--" and not ascii_domain.search(domain):
         return False
     if not all(_punycode_label_ok(label) for label in domain.split(".")):
@@ -196,12 +266,11 @@ def _windows_with_dot(text: str) -> Iterator[tuple[int, int]]:
     attempt at every position.
     """
     reverse = None
-    tld_after_dot = _tld_after_dot()
     dot = text.find(".")
     while dot != -1:
         after = _SPACE.search(text, dot)
         end = after.start() if after else len(text)
-        if tld_after_dot.search(text, dot, end):
+        if _tld_after_dot(text, dot, end):
             if reverse is None:
                 reverse = text[::-1]
             before = _SPACE.search(reverse, len(text) - dot)
@@ -213,13 +282,19 @@ def extract_url_spans(text: str, *, without_protocol: bool = True) -> list[tuple
     """Code point spans of the URLs twitter-text's ``extractUrlsWithIndices`` finds in ``text``."""
     if not text or ("." not in text if without_protocol else ":" not in text):
         return []
-    extract_url, ascii_domain, tco = _url_patterns()
     spans: list[tuple[int, int]] = []
-    matches = (m for pos, endpos in _windows_with_dot(text) for m in extract_url.finditer(text, pos, endpos))
-    for match in matches:
+    for pos, endpos in _windows_with_dot(text):
+        spans.extend(_url_spans_in(text, pos, endpos, without_protocol))
+    return spans
+
+
+def _url_spans_in(text: str, pos: int, endpos: int, without_protocol: bool) -> Iterator[tuple[int, int]]:
+    """extract_url_spans within one window, with patterns built from the TLDs that occur there."""
+    extract_url, ascii_domain, tco = _url_patterns(_tld_candidates(text, pos, endpos))
+    for match in extract_url.finditer(text, pos, endpos):
         before, url, protocol, domain, path = match.group(2, 3, 4, 5, 7)
         start, end = match.span(3)
-        if not _is_valid_url(url, protocol or "https://", domain):
+        if not _is_valid_url(url, protocol or "https://", domain, ascii_domain):
             continue
         if not protocol:
             if not without_protocol or before[-1:] in ("-", "_", ".", "/"):
@@ -229,15 +304,14 @@ def extract_url_spans(text: str, *, without_protocol: bool = True) -> list[tuple
                 continue
             if path:
                 found[-1] = (found[-1][0], end)
-            spans.extend(found)
+            yield from found
         else:
             short = tco.match(url)
             if short:
                 if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
                     continue
                 end = start + len(short.group(0))
-            spans.append((start, end))
-    return spans
+            yield start, end
 
 
 @cache
@@ -375,15 +449,18 @@ _DASH_PUNCTUATION = (
 MASTODON_URL_SCHEMES = ("https", "http", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "gemini")
 
 
-@cache
-def _mastodon_url_pattern() -> re.Pattern[str]:
-    """Mastodon's ``Twitter::TwitterText::Regex[:valid_url]``, Onigmo's syntax written out for ``re``."""
+@lru_cache(maxsize=256)
+def _mastodon_url_pattern(tlds: tuple[str, ...]) -> re.Pattern[str]:
+    """Mastodon's ``Twitter::TwitterText::Regex[:valid_url]``, Onigmo's syntax written out for ``re``.
+
+    Only the TLDs ``tlds`` are in its alternation (see :func:`_tld_candidates`).
+    """
     # Onigmo's /i folds U+017F and U+212A to "s" and "k": they count as ASCII letters there.
     az = r"a-zA-Z\u017F\u212A"
     domain_char = f"[^{_DIRECTIONAL}{_RUBY_PUNCT}\\x00-\\x1F\\x7F{_INVALID}{_RUBY_SPACES}]"
     subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
     domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
-    tld = f"(?:{tld_alternation()}(?=[^0-9{az}@+\\-]|$))"
+    tld = f"(?:{tld_alternation(tlds)}(?=[^0-9{az}@+\\-]|$))"
     domain = f"(?:{subdomain}*{domain_name}(?:{tld}|(?:[xX][nN]--[0-9{az}]+)))"
     gem_path_char = f"[{az}{_CYRILLIC_SCRIPT}0-9!*';:=+,.$/%#\\[\\]{_DASH_PUNCTUATION}_~&|@{_LATIN_CI}]"
     gem_balanced = f"\\((?:{gem_path_char}+|(?:{gem_path_char}*\\({gem_path_char}+\\){gem_path_char}*))\\)"
@@ -427,7 +504,6 @@ def _windows_with_scheme(text: str) -> Iterator[tuple[int, int]]:
     Mastodon only counts URLs with a scheme, and its URL (query strings included) holds no ASCII
     white space, so the regex can only match there, led by the character before the run.
     """
-    tld_after_dot = _tld_after_dot()
     reverse = text[::-1]
     scheme = text.find("://")
     while scheme != -1:
@@ -435,7 +511,7 @@ def _windows_with_scheme(text: str) -> Iterator[tuple[int, int]]:
         end = after.start() if after else len(text)
         before = _ASCII_SPACE.search(reverse, len(text) - scheme)
         start = len(text) - before.start() - 1 if before else 0  # the space before the run, or 0
-        if tld_after_dot.search(text, start, end):
+        if _tld_after_dot(text, start, end):
             yield start, end
         scheme = text.find("://", end)
 
@@ -449,9 +525,9 @@ def mastodon_url_spans(text: str) -> list[tuple[int, int]]:
     """
     if "://" not in text:
         return []
-    pattern = _mastodon_url_pattern()
     spans: list[tuple[int, int]] = []
     for pos, endpos in _windows_with_scheme(text):
+        pattern = _mastodon_url_pattern(_tld_candidates(text, pos, endpos))
         for match in pattern.finditer(text, pos, endpos):
             url, protocol, domain = match.group(3, 4, 5)
             if not protocol:
