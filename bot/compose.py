@@ -135,19 +135,39 @@ def default_templates_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=16)
+def _environment(templates_dir: str) -> Any:
+    """One Jinja environment per templates directory, for the whole process.
+
+    Its bytecode cache (Jinja's own, in the user's temporary directory, keyed by each template's
+    source) lets a new process skip lexing, parsing and compiling the templates: most of a dry run's
+    template cost. Without a usable cache directory, templates are simply compiled each time.
+    """
+    import jinja2
+
+    try:
+        cache: jinja2.BytecodeCache | None = jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        cache = None
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir), bytecode_cache=cache, autoescape=False,
+        keep_trailing_newline=False, undefined=jinja2.StrictUndefined, auto_reload=False,
+    )
+
+
+@functools.lru_cache(maxsize=16)
 def _template(templates_dir: str, platform: str) -> Callable[..., str]:
     import jinja2
 
     path = Path(templates_dir) / f"{platform}.j2"
     if not path.is_file():
         raise ConfigError(f"no template {path}: a templates directory needs {platform}.j2")
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
     try:
-        template = env.from_string(path.read_text(encoding="utf-8"))
+        template = _environment(templates_dir).get_template(path.name)
     except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:
         line = getattr(exc, "lineno", "?")
         raise ConfigError(f"template {path} line {line}: {exc}") from None
-    return template.render
+    render: Callable[..., str] = template.render
+    return render
 
 
 def _render(render: Callable[..., str], **fields: Any) -> str:

@@ -481,11 +481,11 @@ def _mastodon_url_pattern(tlds: tuple[str, ...]) -> re.Pattern[str]:
 
 def _libidn_to_ascii_growth(domain: str) -> int | None:
     """How much longer IDN::Idna.toASCII (libidn, IDNA 2003) makes ``domain``; None if it refuses it."""
+    if domain.isascii():
+        return 0 if all(1 <= len(label) <= 63 for label in domain.split(".")) else None
     import stringprep
     from encodings import idna
 
-    if domain.isascii():
-        return 0 if all(1 <= len(label) <= 63 for label in domain.split(".")) else None
     try:
         if any(stringprep.in_table_a1(char) for char in domain):
             return None  # libidn refuses code points unassigned in Unicode 3.2
