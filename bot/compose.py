@@ -125,8 +125,9 @@ class Plan:
 # --- templates ------------------------------------------------------------------------------------
 
 
+@functools.cache
 def default_templates_dir() -> Path:
-    """``templates/`` of the checkout, or the copy shipped inside the wheel."""
+    """``templates/`` of the checkout, or the copy shipped inside the wheel (looked up once per process)."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_templates", here.parent / "templates"):
         if candidate.is_dir():
@@ -228,11 +229,22 @@ def _glued_to_link(head: str) -> bool:
 
 def ellipsis_points(value: str) -> list[int]:
     """The cut points of ``value`` after which "…" may go: none right after (or inside) a link."""
+    return list(_ellipsis_points(value))
+
+
+@functools.lru_cache(maxsize=64)  # one article's platforms share it; small, so a batch gains nothing across articles
+def _ellipsis_points(value: str) -> tuple[int, ...]:
+    """:func:`ellipsis_points`, kept: the fitter asks for the same summary's points many times."""
     points = _cut_points(value)
     if not text.url_spans(value):
-        return points
+        return tuple(points)
     last = len(value)
-    return [p for p in points if p >= last or not _glued_to_link(_ellipsis_head(value, p))]
+    return tuple(p for p in points if p >= last or not _glued_to_link(_ellipsis_head(value, p)))
+
+
+@functools.lru_cache(maxsize=64)
+def _sentences(paragraph: str) -> tuple[str, ...]:
+    return tuple(sentences(paragraph))
 
 
 def cut_with_ellipsis(value: str, keep: int, points: Sequence[int] | None = None) -> str:
@@ -242,7 +254,7 @@ def cut_with_ellipsis(value: str, keep: int, points: Sequence[int] | None = None
     """
     if keep <= 0:
         return ""
-    points = points if points is not None else ellipsis_points(value)
+    points = points if points is not None else _ellipsis_points(value)
     if keep >= len(points):
         return value
     head = _ellipsis_head(value, points[keep - 1])
@@ -321,6 +333,13 @@ def with_utm(url: str, utm: Sequence[tuple[str, str]]) -> str:
 
 @dataclass
 class _Fitter:
+    """Renders candidate posts and searches for the longest that fits.
+
+    The searches ask about the same candidate more than once (each binary search re-checks its
+    answer; the hashtag search re-runs the summary search): every rendered post, every verdict and
+    every fitted summary is kept for the fitter's lifetime (one platform of one article).
+    """
+
     rules: PlatformRules
     render: Callable[..., str]
     title: str
@@ -328,8 +347,18 @@ class _Fitter:
     inline: bool
     lang: str | None
     suffix: str = ""  # the thread's part number
+    _posts: dict[tuple[str, str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
+    _fits: dict[tuple[str, str, tuple[str, ...]], bool] = field(default_factory=dict, repr=False)
+    _summaries: dict[tuple[str, str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
 
     def post(self, title: str, summary: str, tags: Sequence[str]) -> str:
+        key = (title, summary, tuple(tags))
+        found = self._posts.get(key)
+        if found is None:
+            found = self._posts[key] = self._post(title, summary, tags)
+        return found
+
+    def _post(self, title: str, summary: str, tags: Sequence[str]) -> str:
         if self.inline and summary:
             summary, tags = _inline(summary, tags)
         written = {text.hashtag_key(t) for t in _tags_in(f"{title}\n{summary}")}
@@ -347,7 +376,11 @@ class _Fitter:
         return body + self.suffix
 
     def fits(self, title: str, summary: str, tags: Sequence[str]) -> bool:
-        return self.rules.fits(self.post(title, summary, tags))
+        key = (title, summary, tuple(tags))
+        found = self._fits.get(key)
+        if found is None:
+            found = self._fits[key] = self.rules.fits(self.post(title, summary, tags))
+        return found
 
     def fit(self, summary: str, tags: list[str]) -> str:
         """Shorten the summary, then drop hashtags from the last, then the summary, then cut the title.
@@ -367,7 +400,7 @@ class _Fitter:
             keep = _longest(len(tags), lambda k: self.fits(title, "", tags[:k]))
             if keep:
                 return self.post(title, "", tags[:keep])
-        points = ellipsis_points(title)
+        points = _ellipsis_points(title)
         keep = _longest(len(points), lambda k: self.fits(cut_with_ellipsis(title, k, points), "", []))
         post = self.post(cut_with_ellipsis(title, keep, points), "", [])
         if not self.rules.fits(post):
@@ -378,14 +411,21 @@ class _Fitter:
         return post
 
     def _fit_summary(self, title: str, summary: str, tags: Sequence[str]) -> str:
+        key = (title, summary, tuple(tags))
+        found = self._summaries.get(key)
+        if found is None:
+            found = self._summaries[key] = self._fit_summary_uncached(title, summary, tags)
+        return found
+
+    def _fit_summary_uncached(self, title: str, summary: str, tags: Sequence[str]) -> str:
         if not summary:
             return ""
-        parts = sentences(summary)
+        parts = _sentences(summary)
         if len(parts) > 1:
             keep = _longest(len(parts) - 1, lambda k: self.fits(title, " ".join(parts[:k]), tags))
             if keep:
                 return " ".join(parts[:keep])
-        points = ellipsis_points(summary)
+        points = _ellipsis_points(summary)
         keep = _longest(len(points), lambda k: self.fits(title, cut_with_ellipsis(summary, k, points), tags))
         return cut_with_ellipsis(summary, keep, points)
 
@@ -477,7 +517,7 @@ def compose_platform(
         rules = with_server_rule(rules, options.counting)
     render = _template(str(templates_dir or default_templates_dir()), platform)
     if options.link != "omit":
-        validate_canonical_url(article.url)
+        _validated_url(article.url)
     url = with_utm(article.url, options.utm) if article.url else ""
     shown = text.shorten_url_for_display(url) if (url and rules.shortens_links) else url
     links = [(shown, url)] if rules.shortens_links and url else []
@@ -529,6 +569,12 @@ def compose_platform(
                         rules.unit if options.counting else None)
 
 
+@functools.lru_cache(maxsize=256)
+def _validated_url(url: Any) -> str:
+    """validate_canonical_url, once per link rather than once per platform (a refusal is not kept)."""
+    return validate_canonical_url(url)
+
+
 def _body_parts(body: str, rules: PlatformRules, room_parts: int) -> list[str]:
     if room_parts <= 0:
         return []
@@ -575,7 +621,7 @@ def _card(article: Article, url: str, summary: str) -> dict[str, Any]:
 def _card_description(summary: str, max_graphemes: int = 300) -> str:
     if len(summary) <= max_graphemes:
         return summary
-    points = ellipsis_points(summary)
+    points = _ellipsis_points(summary)
     keep = _longest(len(points), lambda k: text.graphemes(cut_with_ellipsis(summary, k, points)) <= max_graphemes)
     return cut_with_ellipsis(summary, keep, points)
 

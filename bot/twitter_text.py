@@ -151,11 +151,19 @@ _TLD_FOLLOWER = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ
 
 
 def _tld_after_dot(text: str, start: int, end: int) -> bool:
-    """True when ``text[start:end]`` holds a "." followed by a TLD (and no letter/digit/@/+/-), or by "xn--".
+    """:func:`_window_has_tld` of ``text[start:end]``."""
+    return _window_has_tld(text[start:end])
+
+
+@lru_cache(maxsize=4096)
+def _window_has_tld(text: str) -> bool:
+    """True when ``text`` holds a "." followed by a TLD (and no letter/digit/@/+/-), or by "xn--".
 
     Every URL's domain holds one. Same answer as searching the window for
     ``\\.(?:TLD(?=[^0-9a-zA-Z@+\\-]|\\Z)|[xX][nN]--)``, without compiling the ~1,600 TLDs into a regex.
+    Kept per window: the fitter measures the same link and words in candidate after candidate.
     """
+    start, end = 0, len(text)
     dot = text.find(".", start, end)
     while dot != -1:
         prefix = text[dot + 1:dot + 5]
@@ -284,14 +292,34 @@ def extract_url_spans(text: str, *, without_protocol: bool = True) -> list[tuple
         return []
     spans: list[tuple[int, int]] = []
     for pos, endpos in _windows_with_dot(text):
-        spans.extend(_url_spans_in(text, pos, endpos, without_protocol))
+        spans.extend((pos + s, pos + e) for s, e in _url_spans_in(_window(text, pos, endpos), without_protocol))
     return spans
 
 
-def _url_spans_in(text: str, pos: int, endpos: int, without_protocol: bool) -> Iterator[tuple[int, int]]:
-    """extract_url_spans within one window, with patterns built from the TLDs that occur there."""
-    extract_url, ascii_domain, tco = _url_patterns(_tld_candidates(text, pos, endpos))
-    for match in extract_url.finditer(text, pos, endpos):
+def _window(text: str, pos: int, endpos: int) -> tuple[str, str]:
+    """``text[pos:endpos]`` and what a regex searching from ``pos`` can tell of the text before it.
+
+    Neither URL pattern has a look-behind: only ``^`` sees before ``pos`` (at the string's start,
+    and with Mastodon's MULTILINE after a line break). So the spans found in a window depend on
+    this pair alone, and can be kept for the next candidate post holding the same link.
+    """
+    before = "" if pos == 0 else ("\n" if text[pos - 1] == "\n" else " ")
+    return before, text[pos:endpos]
+
+
+@lru_cache(maxsize=4096)
+def _url_spans_in(window: tuple[str, str], without_protocol: bool) -> tuple[tuple[int, int], ...]:
+    """extract_url_spans within one window (offsets from its start), with patterns of its own TLDs."""
+    before, part = window
+    text, pos = before + part, len(before)
+    extract_url, ascii_domain, tco = _url_patterns(_tld_candidates(text, pos, len(text)))
+    matches = extract_url.finditer(text, pos)
+    return tuple((s - pos, e - pos) for s, e in _url_matches(matches, ascii_domain, tco, without_protocol))
+
+
+def _url_matches(matches: Iterator[re.Match[str]], ascii_domain: re.Pattern[str], tco: re.Pattern[str],
+                 without_protocol: bool) -> Iterator[tuple[int, int]]:
+    for match in matches:
         before, url, protocol, domain, path = match.group(2, 3, 4, 5, 7)
         start, end = match.span(3)
         if not _is_valid_url(url, protocol or "https://", domain, ascii_domain):
@@ -527,23 +555,33 @@ def mastodon_url_spans(text: str) -> list[tuple[int, int]]:
         return []
     spans: list[tuple[int, int]] = []
     for pos, endpos in _windows_with_scheme(text):
-        pattern = _mastodon_url_pattern(_tld_candidates(text, pos, endpos))
-        for match in pattern.finditer(text, pos, endpos):
-            url, protocol, domain = match.group(3, 4, 5)
-            if not protocol:
-                continue
-            start, end = match.span(3)
-            short = _ruby_tco().match(url)
-            if short:
-                if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
-                    continue
-                end = start + len(short.group(0))
-                url = short.group(0)
-            growth = _libidn_to_ascii_growth(domain)
-            if growth is None or len(url) + growth > MAX_URL_LENGTH:
-                continue
-            spans.append((start, end))
+        spans.extend((pos + s, pos + e) for s, e in _mastodon_spans_in(_window(text, pos, endpos)))
     return spans
+
+
+@lru_cache(maxsize=4096)
+def _mastodon_spans_in(window: tuple[str, str]) -> tuple[tuple[int, int], ...]:
+    """mastodon_url_spans within one window (offsets from its start); see :func:`_window`."""
+    before, part = window
+    text, pos = before + part, len(before)
+    pattern = _mastodon_url_pattern(_tld_candidates(text, pos, len(text)))
+    spans: list[tuple[int, int]] = []
+    for match in pattern.finditer(text, pos):
+        url, protocol, domain = match.group(3, 4, 5)
+        if not protocol:
+            continue
+        start, end = match.span(3)
+        short = _ruby_tco().match(url)
+        if short:
+            if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
+                continue
+            end = start + len(short.group(0))
+            url = short.group(0)
+        growth = _libidn_to_ascii_growth(domain)
+        if growth is None or len(url) + growth > MAX_URL_LENGTH:
+            continue
+        spans.append((start - pos, end - pos))
+    return tuple(spans)
 
 
 @cache

@@ -11,3 +11,25 @@ def test_server_limits_flag_matches_the_adapters() -> None:
     for platform in PLATFORM_NAMES:
         asks = callable(getattr(adapter_class(platform), "server_facts", None))
         assert RULES[platform].server_limits == asks, platform
+
+
+# Characters around which UAX #29 does something other than break: CR LF, combining marks, ZWJ,
+# emoji modifiers and tags, regional indicators, a Prepend (U+0600), Hangul jamo, an Indic conjunct,
+# a spacing mark, controls; with ASCII letters, spaces and punctuation between them.
+_TRICKY = ["a", "b", " ", ".", "#", "1", "\r", "\n", "\t", "\u0301", "\u200d", "\ufe0f", "\u20e3", "\U0001f3fd",
+           "\U0001f469", "\u2764", "\U0001f1eb", "\U0001f1f7", "\u0600", "\u1100", "\u1161", "\u11a8", "\u0915",
+           "\u094d", "\u0937", "\u093f", "\U000e0067", "\u00e9", "\u3042", "\x00", "\x85"]
+
+
+def test_grapheme_count_equals_whole_text_clusters() -> None:
+    """graphemes() counts \\X only around non-ASCII characters: the same number as \\X over the whole text."""
+    import random
+
+    import regex
+
+    from bot.text import graphemes
+
+    rng = random.Random(12)
+    for _ in range(3000):
+        sample = "".join(rng.choice(_TRICKY) for _ in range(rng.randint(0, 14)))
+        assert graphemes(sample) == len(regex.findall(r"\X", sample)), ascii(sample)
