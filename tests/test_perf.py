@@ -33,3 +33,16 @@ def test_grapheme_count_equals_whole_text_clusters() -> None:
     for _ in range(3000):
         sample = "".join(rng.choice(_TRICKY) for _ in range(rng.randint(0, 14)))
         assert graphemes(sample) == len(regex.findall(r"\X", sample)), ascii(sample)
+
+
+def test_ellipsis_head_strip_equals_the_regex() -> None:
+    """The fitter strips trailing spaces and punctuation with str.rstrip: the same as the regex it replaced."""
+    import regex
+
+    from bot import compose
+
+    every = "".join(map(chr, range(0x110000)))
+    assert "".join(regex.findall(r"\s", every)) == compose.UNICODE_WHITE_SPACE
+    old = regex.compile(r"[\s,;:–—\-(\[/]+$")
+    for sample in ["Hello, world ;", "a —\n", "x([/ \u3000", "end.", "tail -\u2028", "", " ,", "a\n\nb: \n"]:
+        assert compose._ellipsis_head(sample, len(sample)) == old.sub("", sample), ascii(sample)
