@@ -122,21 +122,26 @@ def graphemes(text: str) -> int:
     clusters = _grapheme_pattern().findall
     in_pieces = 0
     length = 0
-    for piece in _NON_ASCII_PIECE.findall(text):
-        in_pieces += len(clusters(piece))
-        length += len(piece)
+    last = len(text) - 1
+    for match in _NON_ASCII_RUNS.finditer(text):
+        start, end = match.span()
+        if start and text[start - 1] in _CONTEXT:
+            start -= 1
+        if end <= last and text[end] in _CONTEXT:
+            end += 1
+        in_pieces += len(clusters(text[start:end]))
+        length += end - start
     return in_pieces + len(text) - length - text.count("\r\n")
 
 
-# Where a cluster boundary is not certain: non-ASCII characters with the ASCII character before and
-# after each (not CR or LF). Between two ASCII characters other than CR LF, UAX #29 always breaks
+# Where a cluster boundary is not certain: runs of non-ASCII characters (joined by single ASCII
+# characters), each widened by the ASCII character before and after it (``_CONTEXT``: not CR or LF;
+# no other run can hold it). Between two ASCII characters other than CR LF, UAX #29 always breaks
 # (no ASCII character is Extend, ZWJ, SpacingMark, Prepend or a regional indicator), and it always
 # breaks around CR and LF; so counting \X inside these pieces and one per other character (CR LF
 # as one) gives the same number as \X over the whole text, at a fraction of the cost for prose.
-_NON_ASCII_PIECE = re.compile(
-    r"[\x00-\x09\x0b\x0c\x0e-\x7f]?[^\x00-\x7f](?:[\x00-\x09\x0b\x0c\x0e-\x7f]?[^\x00-\x7f])*"
-    r"[\x00-\x09\x0b\x0c\x0e-\x7f]?"
-)
+_NON_ASCII_RUNS = re.compile(r"[^\x00-\x7f]+(?:[\x00-\x09\x0b\x0c\x0e-\x7f][^\x00-\x7f]+)*")
+_CONTEXT = frozenset(map(chr, range(0x80))) - {"\r", "\n"}
 
 
 @cache
