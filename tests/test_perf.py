@@ -46,3 +46,19 @@ def test_ellipsis_head_strip_equals_the_regex() -> None:
     old = regex.compile(r"[\s,;:–—\-(\[/]+$")
     for sample in ["Hello, world ;", "a —\n", "x([/ \u3000", "end.", "tail -\u2028", "", " ,", "a\n\nb: \n"]:
         assert compose._ellipsis_head(sample, len(sample)) == old.sub("", sample), ascii(sample)
+
+
+def test_mastodon_query_classes_match_the_written_out_ones() -> None:
+    """The negated query classes (fast to compile) hold exactly the characters of Mastodon's classes."""
+    import re
+
+    from bot import twitter_text as tt
+
+    every = "".join(map(chr, range(0x110000)))
+    az = r"a-zA-Z\u017F\u212A"
+    written = {
+        tt._MASTODON_QUERY_CHAR: f"[{az}0-9!?*'();:&=+$/%#\\[\\]\\-_.,~|@\\^{tt._UCHARS}]",
+        tt._MASTODON_QUERY_END: f"[{az}0-9_&=#/\\-{tt._UCHARS}]",
+    }
+    for fast, slow in written.items():
+        assert re.findall(fast, every) == re.findall(slow, every)
