@@ -11,6 +11,9 @@
   process count against what is left, so threads of one worker do not overrun the quota together.
 - A job where some target failed for good while others were deferred ends ``failed`` (the failure stays
   visible to ``crosspost queue --all`` and ``retry``), and the deferred targets continue in a new job.
+- An idle worker waits for the store's job signal (a job queued in this process, or on PostgreSQL by
+  any process via ``LISTEN``/``NOTIFY``), not just for its poll interval: a webhook's job starts at once.
+  ``wakeups`` counts the waits a signal ended; polling stays as the fallback.
 - SIGTERM (``stop``): stop claiming; the jobs in flight finish their current call. One that would then
   sleep (a backoff before a retry) is released to the queue instead, due at once, so shutdown is quick
   and nothing is lost.
@@ -98,6 +101,7 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
+        self.wakeups = 0  # idle waits ended by the store's job signal rather than by the poll interval
         self._pace_lock = threading.Lock()
         self._in_flight: dict[str, int] = {}  # account -> jobs of this process publishing to it now
         if self.publisher is None:
@@ -254,20 +258,24 @@ class Worker:
         """Claim and run due jobs until stopped (or, with ``once``, until none is due). Returns jobs run."""
         ran = 0
         futures: set[Future[str]] = set()
+        signal = self.store.job_signal
+        if not once:
+            self.store.watch_jobs()
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job") as pool:
             while not self.stop.is_set():
                 futures = {f for f in futures if not f.done()}
                 if len(futures) >= self.concurrency:
                     wait(futures, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
                     continue
+                seen = signal.count  # before the claim: a job queued after it still wakes the wait below
                 job = self._claim()
                 if job is None:
                     if once and not futures:
                         break
-                    if futures:
-                        wait(futures, timeout=0.05 if once else self.poll_interval, return_when=FIRST_COMPLETED)
-                    else:
-                        self.stop.wait(self.poll_interval)
+                    if once:
+                        wait(futures, timeout=0.05, return_when=FIRST_COMPLETED)
+                    elif signal.wait(seen, self.poll_interval, self.stop):
+                        self.wakeups += 1
                     continue
                 ran += 1
                 log.info("job_claimed", extra={"job": job.id, "attempt": job.attempts})

@@ -11,6 +11,7 @@ LOCKED`` on PostgreSQL), so any number of threads and processes can share one da
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from bot.store.models import (
     LedgerRow,
     StoreError,
 )
+from bot.store.signal import JobSignal
 
 LEDGER_COLUMNS = (
     "id, article_key, platform, account, part, generation, idempotency_key, state, attempts, "
@@ -254,6 +256,21 @@ class Store(ABC):
     def close(self) -> None:
         """Close every connection; the store cannot be used afterwards."""
 
+    # -- waking workers -----------------------------------------------------------------------------
+
+    @functools.cached_property
+    def job_signal(self) -> JobSignal:
+        """Notified when a job may be due now (queued, released, retried): idle workers wait on it."""
+        return JobSignal()
+
+    def _announce_job(self, tx: Tx) -> None:
+        """Inside the transaction that queues a job: tell other processes (PostgreSQL: NOTIFY)."""
+        return None  # SQLite cannot tell other processes; their workers poll
+
+    def watch_jobs(self) -> None:
+        """Feed :attr:`job_signal` from other processes' announcements too, where the database can."""
+        return None
+
     def __enter__(self) -> Store:
         return self
 
@@ -452,11 +469,14 @@ class Store(ABC):
                 ),
             )
             if row is not None:
-                return self._job(row), True
-            row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
-        if row is None:  # cannot happen: jobs are never deleted and the conflict was on this key
-            raise StoreError(f"job with dedupe key {dedupe_key!r} conflicted but cannot be read")
-        return self._job(row), False
+                self._announce_job(tx)
+            else:
+                row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+                if row is None:  # cannot happen: jobs are never deleted and the conflict was on this key
+                    raise StoreError(f"job with dedupe key {dedupe_key!r} conflicted but cannot be read")
+                return self._job(row), False
+        self.job_signal.notify()
+        return self._job(row), True
 
     def claim(self, worker: str, *, lease_seconds: float, now: datetime | None = None) -> Job | None:
         """Take the next due job for ``worker`` and lease it for ``lease_seconds``; None when idle.
@@ -558,6 +578,10 @@ class Store(ABC):
                 "lease_until = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')",
                 (now, now, job_id),
             )
+            if changed == 1:
+                self._announce_job(tx)
+        if changed == 1:
+            self.job_signal.notify()
         return changed == 1
 
     def get_job(self, job_id: int) -> Job | None:
