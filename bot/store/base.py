@@ -659,6 +659,78 @@ class Store(ABC):
                 (key, self._json(value), self._ts(expires), self._ts(now)),
             )
 
+    def kv_update(self, key: str, change: Callable[[Any | None], Any | None], *,
+                  ttl_seconds: float | None = None) -> None:
+        """Read-compare-write ``key`` atomically (against every process): store ``change(current)``
+        unless it is None (keep what is there). For values several writers race on, such as the
+        quota the latest answer of a platform announced."""
+        with self._transaction(write=True) as tx:
+            self._lock_keys(tx, [key])
+            now = self._now(tx)
+            row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                         (key, self._ts(now)))
+            value = change(self._read_json(row[0]) if row is not None else None)
+            if value is None:
+                return
+            expires = now + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
+            tx.run(
+                "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+                "updated_at = excluded.updated_at",
+                (key, self._json(value), self._ts(expires), self._ts(now)),
+            )
+
+    # -- shared quotas ------------------------------------------------------------------------------
+
+    def _lock_keys(self, tx: Tx, keys: Sequence[str]) -> None:
+        """Serialise transactions on these keys (SQLite's write transaction already is exclusive)."""
+        return None
+
+    def reserve_quota(
+        self,
+        keys: Sequence[str],
+        holder: str,
+        *,
+        hold_seconds: float,
+        decide: Callable[[str, Any, int], bool],
+    ) -> list[bool]:
+        """Atomically, for each quota key: may ``holder`` post on it now? Where yes, hold a share.
+
+        ``decide(key, state, holds)`` gets the JSON kept under ``key`` (the platform's last word on
+        what is left, None if nothing is known) and the number of unexpired holds others have on
+        it (posts under way, in any process); where it says True, a hold of ``holder`` is added
+        until :meth:`release_quota` or for ``hold_seconds`` (a worker that dies lets it lapse).
+        One transaction, exclusive on these keys: two workers cannot both take the last share.
+        """
+        with self._transaction(write=True) as tx:
+            self._lock_keys(tx, sorted(keys))
+            now = self._now(tx)
+            at = self._ts(now)
+            granted: list[bool] = []
+            for key in keys:
+                row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)", (key, at))
+                prefix = _hold_prefix(key)
+                count = tx.one(
+                    "SELECT COUNT(*) FROM kv WHERE substr(key, 1, ?) = ? AND expires_at > ?", (len(prefix), prefix, at)
+                )
+                ok = decide(key, self._read_json(row[0]) if row is not None else None, int(count[0]) if count else 0)
+                if ok:
+                    tx.run(
+                        "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+                        "updated_at = excluded.updated_at",
+                        (prefix + holder, self._json(True), self._ts(now + timedelta(seconds=hold_seconds)), at),
+                    )
+                granted.append(ok)
+        return granted
+
+    def release_quota(self, keys: Sequence[str], holder: str) -> None:
+        """Drop ``holder``'s holds on these quota keys (its posts are done: the headers tell the rest)."""
+        if not keys:
+            return
+        with self._transaction(write=True) as tx:
+            tx.many("DELETE FROM kv WHERE key = ?", [(_hold_prefix(k) + holder,) for k in keys])
+
     def feed_seen(self, feed_url: str, keys: list[str]) -> set[str]:
         """Which of ``keys`` (feed item ids) were already marked seen for ``feed_url``."""
         seen: set[str] = set()
@@ -683,6 +755,10 @@ class Store(ABC):
                 "ON CONFLICT (feed_url, item_key) DO NOTHING",
                 [(feed_url, k, now) for k in dict.fromkeys(keys)],
             )
+
+
+def _hold_prefix(key: str) -> str:
+    return f"hold:{key}:"
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -180,6 +180,10 @@ class PostgresStore(Store):
     def _read_json(self, raw: Any) -> Any:
         return raw
 
+    def _lock_keys(self, tx: Tx, keys: Sequence[str]) -> None:
+        for key in keys:  # sorted by the caller: two transactions never wait on each other in a cycle
+            tx.one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("crosspost.quota:" + key,))
+
     def _announce_job(self, tx: Tx) -> None:
         tx.run(f"NOTIFY {JOBS_CHANNEL}")  # delivered at commit, to every listening worker process
 
