@@ -315,25 +315,15 @@ class _Receiver:
 
     def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
         """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit."""
-        alias = _source_alias(kind, article)
-        if alias is not None:
-            known = self.store.kv_get(alias)
-            if isinstance(known, int) and not isinstance(known, bool):
-                job = self.store.get_job(known)
-                if job is not None:
-                    return job, False
-        if is_edit:
-            return None, False
-        job, created = self.store.enqueue(
+        return self.store.enqueue_aliased(  # one transaction per request
+            alias=_source_alias(kind, article),
+            create=not is_edit,
             article=_job_article(article),
             article_key=article.key,
             targets=self.targets,
             run_at=datetime.now(UTC) + self.delay,
             dedupe_key=article.key,
         )
-        if alias is not None:
-            self.store.kv_set(alias, job.id)
-        return job, created
 
     # -- the endpoints
 

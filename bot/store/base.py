@@ -453,30 +453,71 @@ class Store(ABC):
         """
         run_at = utc(run_at, "run_at")
         with self._transaction(write=True) as tx:
+            job, created = self._enqueue_in(tx, self._ts(self._now(tx)), article, article_key, targets, run_at,
+                                            dedupe_key)
+        if created:
+            self.job_signal.notify()
+        return job, created
+
+    def enqueue_aliased(
+        self,
+        *,
+        alias: str | None,
+        create: bool,
+        article: dict[str, Any],
+        article_key: str,
+        targets: list[str],
+        run_at: datetime,
+        dedupe_key: str | None = None,
+    ) -> tuple[Job | None, bool]:
+        """A webhook's whole ingest in one transaction; returns ``(job, created)``.
+
+        The job already remembered under ``alias`` (a key/value entry: the source's own post id, say),
+        if any; else, when ``create``, :meth:`enqueue`'s job, remembered under ``alias``; else None.
+        """
+        run_at = utc(run_at, "run_at")
+        with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
-            row = tx.one(
-                "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) "
-                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
-                (
-                    self._json(article),
-                    article_key,
-                    self._json(list(targets)),
-                    self._ts(run_at),
-                    dedupe_key,
-                    now,
-                    now,
-                ),
-            )
-            if row is not None:
-                self._announce_job(tx)
-            else:
-                row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
-                if row is None:  # cannot happen: jobs are never deleted and the conflict was on this key
-                    raise StoreError(f"job with dedupe key {dedupe_key!r} conflicted but cannot be read")
-                return self._job(row), False
-        self.job_signal.notify()
-        return self._job(row), True
+            if alias is not None:
+                row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                             (alias, now))
+                known = self._read_json(row[0]) if row is not None else None
+                if isinstance(known, int) and not isinstance(known, bool):
+                    found = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (known,))
+                    if found is not None:
+                        return self._job(found), False
+            if not create:
+                return None, False
+            job, created = self._enqueue_in(tx, now, article, article_key, targets, run_at, dedupe_key)
+            if alias is not None:
+                self._kv_put(tx, alias, job.id, None, now)
+        if created:
+            self.job_signal.notify()
+        return job, created
+
+    def _enqueue_in(self, tx: Tx, now: Any, article: dict[str, Any], article_key: str, targets: list[str],
+                    run_at: datetime, dedupe_key: str | None) -> tuple[Job, bool]:
+        row = tx.one(
+            "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) "
+            f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
+            (self._json(article), article_key, self._json(list(targets)), self._ts(run_at), dedupe_key, now, now),
+        )
+        if row is not None:
+            self._announce_job(tx)
+            return self._job(row), True
+        row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+        if row is None:  # cannot happen: jobs are never deleted and the conflict was on this key
+            raise StoreError(f"job with dedupe key {dedupe_key!r} conflicted but cannot be read")
+        return self._job(row), False
+
+    def _kv_put(self, tx: Tx, key: str, value: Any, expires: Any, now: Any) -> None:
+        tx.run(
+            "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+            "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+            "updated_at = excluded.updated_at",
+            (key, self._json(value), expires, now),
+        )
 
     def claim(self, worker: str, *, lease_seconds: float, now: datetime | None = None) -> Job | None:
         """Take the next due job for ``worker`` and lease it for ``lease_seconds``; None when idle.
