@@ -451,10 +451,9 @@ class Store(ABC):
         With a ``dedupe_key``, the one job ever enqueued under that key is returned (``created`` False)
         whatever its state: a webhook delivered twice, or by two hosts at once, queues one job.
         """
-        run_at = utc(run_at, "run_at")
+        values = self._job_values(article, article_key, targets, run_at, dedupe_key)
         with self._transaction(write=True) as tx:
-            job, created = self._enqueue_in(tx, self._ts(self._now(tx)), article, article_key, targets, run_at,
-                                            dedupe_key)
+            job, created = self._enqueue_in(tx, self._ts(self._now(tx)), values)
         if created:
             self.job_signal.notify()
         return job, created
@@ -475,7 +474,7 @@ class Store(ABC):
         The job already remembered under ``alias`` (a key/value entry: the source's own post id, say),
         if any; else, when ``create``, :meth:`enqueue`'s job, remembered under ``alias``; else None.
         """
-        run_at = utc(run_at, "run_at")
+        values = self._job_values(article, article_key, targets, run_at, dedupe_key)  # before the write lock
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             if alias is not None:
@@ -488,20 +487,26 @@ class Store(ABC):
                         return self._job(found), False
             if not create:
                 return None, False
-            job, created = self._enqueue_in(tx, now, article, article_key, targets, run_at, dedupe_key)
+            job, created = self._enqueue_in(tx, now, values)
             if alias is not None:
                 self._kv_put(tx, alias, job.id, None, now)
         if created:
             self.job_signal.notify()
         return job, created
 
-    def _enqueue_in(self, tx: Tx, now: Any, article: dict[str, Any], article_key: str, targets: list[str],
-                    run_at: datetime, dedupe_key: str | None) -> tuple[Job, bool]:
+    def _job_values(self, article: dict[str, Any], article_key: str, targets: list[str], run_at: datetime,
+                    dedupe_key: str | None) -> tuple[Any, ...]:
+        """A new job's column values, serialised outside the transaction (writers wait on each other)."""
+        return (self._json(article), article_key, self._json(list(targets)), self._ts(utc(run_at, "run_at")),
+                dedupe_key)
+
+    def _enqueue_in(self, tx: Tx, now: Any, values: tuple[Any, ...]) -> tuple[Job, bool]:
+        dedupe_key = values[-1]
         row = tx.one(
             "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) "
             f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
-            (self._json(article), article_key, self._json(list(targets)), self._ts(run_at), dedupe_key, now, now),
+            (*values, now, now),
         )
         if row is not None:
             self._announce_job(tx)
