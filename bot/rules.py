@@ -52,6 +52,8 @@ class PlatformRules:
 
     def with_limit(self, limit: int | None, url_weight: int | None = None) -> PlatformRules:
         """The same rules with an account's own limit (e.g. what a Mastodon instance says)."""
+        if not limit and not url_weight:
+            return self
         return replace(self, limit=limit or self.limit, url_weight=url_weight or self.url_weight)
 
 

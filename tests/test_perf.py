@@ -62,3 +62,23 @@ def test_mastodon_query_classes_match_the_written_out_ones() -> None:
     }
     for fast, slow in written.items():
         assert re.findall(fast, every) == re.findall(slow, every)
+
+
+def test_glued_to_link_on_the_last_run_equals_the_whole_head() -> None:
+    """The fitter asks only the text from the last ASCII space whether "…" would touch a link: same answer."""
+    import random
+
+    from bot import compose, text
+
+    def whole(head: str) -> bool:
+        if compose._ends_in_ellipsis(head):
+            return any(end >= len(head) - 3 for _, end in text.url_spans(head))
+        return any(end >= len(head) for _, end in text.url_spans(head + compose.ELLIPSIS))
+
+    pieces = ["see", " ", "\n", "\t", "\u3000", "\x85", "(", ")", ".", ",", "…", "...", "example.com", "node.js",
+              "https://a.example.com/x", "https://b.co/?q=a\u3000b", "x.com/p", "www.test.org", "@ann.bsky.social",
+              "#tag", "日本.jp", "ftp://c.io", "https://d.dev/(1)"]
+    rng = random.Random(3)
+    for _ in range(3000):
+        head = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9)))
+        assert compose._glued_to_link(head) == whole(head), ascii(head)
