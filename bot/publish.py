@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,7 +151,6 @@ class Publisher:
     adapter_factory: Callable[[AccountSettings], Adapter] | None = None
     sleep: Callable[[float], None] = time.sleep
     backoff: float = 1.0  # first backoff in seconds (tests make it small)
-    _quota_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def adapter(self, account: AccountSettings) -> Adapter:
         """A new adapter for ``account`` (the caller closes it)."""
@@ -413,11 +411,17 @@ class Publisher:
         if remaining is None or reset_at is None:
             return
         key = pace_key(adapter.platform, account, action)
-        with self._quota_lock:  # read-compare-write: two answers recorded at once must not undo the lower one
-            if exhausted_until is None and _older_news(self.store.kv_get(key), remaining, reset_at):
-                return  # a concurrent post of this window already recorded less left: keep that
-            ttl = max(1.0, (reset_at - datetime.now(UTC)).total_seconds() + 3)  # outlive the worker's margin
-            self.store.kv_set(key, {"remaining": remaining, "reset_at": reset_at.isoformat()}, ttl_seconds=ttl)
+        new = {"remaining": remaining, "reset_at": reset_at.isoformat()}
+
+        def change(current: Any) -> Any:
+            if exhausted_until is None and _older_news(current, remaining, reset_at):
+                return None  # a concurrent post of this window already recorded less left: keep that
+            return new
+
+        ttl = max(1.0, (reset_at - datetime.now(UTC)).total_seconds() + 3)  # outlive the worker's margin
+        # Read-compare-write in one store transaction: answers recorded at once, by threads or by other
+        # worker processes, must not undo the lower one.
+        self.store.kv_update(key, change, ttl_seconds=ttl)
 
     def _policy(self) -> tenacity.Retrying:
         return self.policy()

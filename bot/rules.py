@@ -31,6 +31,9 @@ class PlatformRules:
     # The platform's own count where ``measure`` deliberately counts more to stay safe (X: the larger
     # of two emoji readings); None when ``measure`` is the platform's own count.
     own_measure: Callable[[str], int] | None = None
+    # Each server sets its own limit, which the adapter reads (``server_facts``): a dry run asks it, or
+    # says it assumed the default. Lets a dry run without accounts skip importing the adapters.
+    server_limits: bool = False
     credentials: tuple[str, ...] = ()  # environment variables an account needs
     base_url_env: str = ""
     default_base_url: str = ""
@@ -51,6 +54,8 @@ class PlatformRules:
 
     def with_limit(self, limit: int | None, url_weight: int | None = None) -> PlatformRules:
         """The same rules with an account's own limit (e.g. what a Mastodon instance says)."""
+        if not limit and not url_weight:
+            return self
         return replace(self, limit=limit or self.limit, url_weight=url_weight or self.url_weight)
 
 
@@ -87,7 +92,7 @@ RULES: dict[str, PlatformRules] = {
         ),
         PlatformRules(
             "mastodon", "Mastodon", text.MASTODON_DEFAULT_LIMIT, "characters", _mastodon,
-            mention_kind=mentions.FEDIVERSE,
+            mention_kind=mentions.FEDIVERSE, server_limits=True,
             credentials=("MASTODON_ACCESS_TOKEN",),
             base_url_env="MASTODON_API_BASE_URL", default_base_url="", aliases=("toot", "fediverse"),
             account_options=("visibility", "spoiler_text", "sensitive"),
