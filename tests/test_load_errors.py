@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,12 +123,20 @@ def test_unknown_format_and_scheme() -> None:
     assert _error("ftp://example.com/post.md").startswith("ftp://example.com/post.md: only http and https URLs")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads every file")
-def test_unreadable_file(tmp_path: Path) -> None:
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file without read permission is an InputError, not a traceback."""
     path = tmp_path / "secret.md"
     path.write_text("# T\n")
     path.chmod(0)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # root reads every file: the OS answers as it would a user
+        real_open = Path.open
+
+        def refusing_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+            if self == path:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refusing_open)
     assert _error(str(path)) == f"{path}: permission denied"
 
 

@@ -131,8 +131,23 @@ def test_segments_links(case: dict[str, Any]) -> None:
     ],
 )
 def test_segments_mentions(case: dict[str, Any]) -> None:
-    """Mention facets need a handle lookup over the network; detect_facets leaves them out."""
-    pytest.skip("mentions need handle resolution (a network call); detect_facets does not detect them")
+    """Mention facets: which ``@handle`` spans are mentions, and their byte ranges, match the upstream test.
+
+    A mention needs a handle lookup (a network call in the publisher); here the lookup answers with the
+    DIDs the upstream case expects, keyed by the handle at each expected range, and nothing else resolves.
+    """
+    from bot.mentions import with_mention_facets
+
+    raw = case["input"].encode("utf-8")
+    expected = [f for f in case["derived_facets"] if f["features"][0]["$type"] == _MENTION]
+    known = {
+        raw[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode("utf-8").lstrip("@").lower(): f["features"][0]["did"]
+        for f in expected
+    }
+    found = [f for f in with_mention_facets(case["input"], [], known.get) if f["features"][0]["$type"] == _MENTION]
+    assert [(f["index"], f["features"][0]["did"]) for f in found] == [
+        (f["index"], f["features"][0]["did"]) for f in expected
+    ]
 
 
 @pytest.mark.parametrize(
