@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,11 +82,7 @@ def idempotency_key(article_key: str, platform: str, account: str, generation: i
 
 def _snapshot(planned: PlannedPost, article: Article, image: bool) -> dict[str, Any]:
     """Everything the request for one part is built from, fixed in the ledger before the first call."""
-    card = None
-    if planned.embed is not None:
-        ext = planned.embed["external"]
-        card = {"uri": ext["uri"], "title": ext["title"], "description": ext["description"],
-                "thumb_url": planned.thumb_url}
+    card = asdict(planned.card) if planned.card is not None else None
     return {
         "text": planned.text,
         "facets": list(planned.facets),
@@ -139,9 +135,9 @@ class Publisher:
     def _adapter(self, account: AccountSettings) -> Adapter:
         if self.adapter_factory is not None:
             return self.adapter_factory(account)
-        from adapters import adapter_class
+        from bot import platforms as registry
 
-        return adapter_class(account.platform)(account, self.store)
+        return registry.get(account.platform).adapter_class()(account, self.store)
 
     def publish(
         self,
@@ -447,9 +443,10 @@ def run_publish(
 
     accounts = settings.accounts_for(tuple(platforms))
     if not accounts:
-        from bot.rules import RULES
+        from bot import platforms as registry
 
-        needed = "; ".join(f"{r.label}: {', '.join(r.credentials)}" for n, r in RULES.items() if n in platforms)
+        needed = "; ".join(f"{r.label}: {', '.join(r.credentials)}" for r in registry.all_platforms()
+                           if r.name in platforms)
         raise ConfigError(f"no platform has credentials ({needed}); see .env.example, or use --dry-run")
     from bot.language import with_language
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import text
+from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose, compose_platform, sentences
 from bot.errors import ConfigError, InputError
-from bot.rules import RULES
 
 URL = "https://news.example.com/2026/04/27/technology/microsoft-openai-partnership-loosened.html"
 SUMMARY = (
@@ -39,7 +38,7 @@ def only_post(platform: str, a: Article, **opts: object) -> str:
     return plan.posts[0].text
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_everything_fits_when_there_is_room(platform: str) -> None:
     """With room to spare nothing is cut: full title, summary, link and all valid hashtags."""
     a = article(summary="Microsoft and OpenAI amended their deal.")
@@ -206,7 +205,7 @@ def test_no_url_is_an_input_error() -> None:
 
 def test_templates_can_be_overridden(tmp_path: Path) -> None:
     """A templates directory replaces the built-in templates."""
-    for name in RULES:
+    for name in platforms.names():
         (tmp_path / f"{name}.j2").write_text("New post: {{ title }}\n\n{{ link }}\n", encoding="utf-8")
     plan = compose(article(), [("x", "default", ComposeOptions())], templates_dir=tmp_path)
     assert plan.platforms[0].posts[0].text == f"New post: {article().title}\n\n{URL}"
@@ -228,7 +227,7 @@ def test_sentences_split_latin_and_cjk() -> None:
 def test_plan_json_has_the_design_shape() -> None:
     """The dry-run JSON has exactly the keys DESIGN.md documents."""
     options = ComposeOptions()
-    plan = compose(article(), [(p, "default", options) for p in RULES]).to_json()
+    plan = compose(article(), [(p, "default", options) for p in platforms.names()]).to_json()
     assert set(plan) == {"article", "platforms"}
     assert set(plan["article"]) == {"title", "url", "tags", "lang"}
     for entry in plan["platforms"]:

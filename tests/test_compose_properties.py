@@ -7,10 +7,9 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import text
+from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose_platform
-from bot.rules import RULES
 
 # Pieces of text from the hard corners of Unicode.
 EMOJI = ["👩‍👩‍👧‍👦", "🇫🇷", "👍🏽", "❤️‍🔥", "🧑‍🎄", "😀", "🏳️‍🌈", "1️⃣"]
@@ -73,7 +72,7 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
     plan = compose_platform(article, platform, options)
     again = compose_platform(article, platform, options)
     assert plan == again, "composition is deterministic"
-    rules = RULES[platform].with_limit(options.limit)
+    rules = platforms.get(platform).with_limit(options.limit)
     allowed = {text.hashtag_key(t) for t in (text.normalise_hashtag(x) for x in article.tags) if t}
     assert plan.posts
     assert article.url is not None
@@ -137,7 +136,7 @@ def test_mastodon_posts_fit_any_instance_limit(article: Article, limit: int) -> 
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(articles(), st.sampled_from(list(RULES)), st.integers(min_value=1, max_value=12))
+@given(articles(), st.sampled_from(list(platforms.names())), st.integers(min_value=1, max_value=12))
 def test_threads_fit_and_stay_within_max_parts(article: Article, platform: str, max_parts: int) -> None:
     """Threads: every part fits, numbering is right, never more than max_parts parts."""
     options = ComposeOptions(thread=True, max_parts=max_parts)

@@ -15,17 +15,17 @@ from collections import Counter
 
 import pytest
 
+from bot import platforms
 from bot.compose import ComposeOptions, PlannedPost, compose
 from bot.errors import CrosspostError, InputError
 from bot.load import parse_article
-from bot.rules import PLATFORM_NAMES
 from tests.corpus.generate import FORMATS, Generated, corpus, generate
 from tests.corpus.judging import Case, Failure, JudgeUnavailable, Oracle, install_judge, judge_plan, report
 from tests.pds_harness import in_ci
 
 SAMPLE = 200
 FULL = 1000
-TARGETS = [(p, "default", ComposeOptions(thread=t)) for p in PLATFORM_NAMES for t in (False, True)]
+TARGETS = [(p, "default", ComposeOptions(thread=t)) for p in platforms.names() for t in (False, True)]
 
 
 def corpus_size() -> int:

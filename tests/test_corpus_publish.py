@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from adapters import adapter_class
 from adapters.base import AccountSettings, PostRef, PostRequest
+from bot import platforms
+from bot import platforms as registry
 from bot.compose import PlatformPlan
 from bot.errors import InputError
 from bot.load import parse_article
-from bot.rules import PLATFORM_NAMES
 from bot.sandbox import CREDENTIALS, Sandbox
 from tests.conftest import MemoryKV
 from tests.corpus.generate import corpus
@@ -43,7 +43,7 @@ def plans(platform: str) -> list[tuple[int, PlatformPlan]]:
 
 def publish_all(settings: AccountSettings, platform: str) -> tuple[int, list[str]]:
     """Publish every part of every plan (threads as reply chains); return (posts sent, rejections)."""
-    adapter = adapter_class(platform)(settings, MemoryKV())
+    adapter = registry.get(platform).adapter_class()(settings, MemoryKV())
     sent, rejected = 0, []
     try:
         for seed, plan in plans(platform):
@@ -72,7 +72,7 @@ def publish_all(settings: AccountSettings, platform: str) -> tuple[int, list[str
     return sent, rejected
 
 
-@pytest.mark.parametrize("platform", PLATFORM_NAMES)
+@pytest.mark.parametrize("platform", platforms.names())
 def test_sample_publishes_to_the_sandbox_without_rejection(sandbox: Sandbox, platform: str) -> None:
     settings = AccountSettings(
         platform=platform, credentials=dict(CREDENTIALS), base_url=sandbox.url, timeout=10, allow_private_network=True

@@ -32,7 +32,7 @@ LIMIT = 300
 
 @pytest.fixture(params=FLAVOR_NAMES)
 def played(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    with Sandbox(mastodon_max_characters=LIMIT, mastodon_flavor=request.param) as sb:
+    with Sandbox(options={"mastodon": {"max_characters": LIMIT, "flavor": request.param}}) as sb:
         yield sb
 
 
@@ -165,7 +165,7 @@ def test_an_unreachable_instance_still_posts_conservatively_and_says_so(flavor: 
                                                                        monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """NodeInfo and both instance documents 404: code points, links in full, 500, and the dry run says so."""
-    with Sandbox(mastodon_max_characters=500, mastodon_flavor=flavor) as sb:
+    with Sandbox(options={"mastodon": {"max_characters": 500, "flavor": flavor}}) as sb:
         config: dict[str, Any] = sb.app.state["mastodon"]["config"]
         config.update(nodeinfo=False, instance_v1=False, instance_v2=False)
         settings = settings_for(sb, tmp_path)
@@ -192,6 +192,6 @@ def test_the_takahe_flavour_refuses_the_trailing_slash_paths(tmp_path: Path) -> 
     """Takahē 0.11 answers /api/v1/instance but 404s /api/v1/instance/ (what Mastodon.py 2.3.3 asks)."""
     import httpx
 
-    with Sandbox(mastodon_flavor="takahe") as sb:
+    with Sandbox(options={"mastodon": {"flavor": "takahe"}}) as sb:
         assert httpx.get(sb.url + "/api/v1/instance").status_code == 200
         assert httpx.get(sb.url + "/api/v1/instance/").status_code == 404

@@ -93,6 +93,14 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
             503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+# The sandbox's own account: not a secret, it only opens the local sandbox.
+CREDENTIALS: dict[str, str] = {
+    "X_API_KEY": "sandbox-x-consumer-key",
+    "X_API_SECRET": "sandbox-x-consumer-secret",
+    "X_ACCESS_TOKEN": "1000000001-sandboxaccesstoken",
+    "X_ACCESS_TOKEN_SECRET": "sandbox-x-access-secret",
+}
+
 def problem(status: int, detail: str, *, title: str | None = None, type_: str = "about:blank") -> Response:
     """X v2's problem body: ``{"title", "detail", "type", "status"}``."""
     title = title or _REASONS.get(status, "Error")
@@ -232,9 +240,16 @@ def _next_id(state: dict[str, Any]) -> str:
 
 
 def _x_length(text: str) -> int:
-    from bot.text import x_length  # imported on first use: importing the sandbox stays cheap
+    """X's weighted length by the official twitter-text port (``twitter-text-parser``), not by bot.text:
+    the sandbox judges what crosspost composed with a second, independent implementation."""
+    import warnings
 
-    return int(x_length(text))
+    with warnings.catch_warnings():  # it imports pkg_resources, deprecated by setuptools
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from twitter_text import parse_tweet  # imported on first use: importing the sandbox stays cheap
+
+    return int(parse_tweet(text).weightedLength)
 
 
 def _url_spans(text: str) -> list[tuple[int, int]]:
