@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose_platform
+from bot.measure import mastodon as measure_mastodon
+from bot.measure import x as measure_x
 
 # Pieces of text from the hard corners of Unicode.
 EMOJI = ["👩‍👩‍👧‍👦", "🇫🇷", "👍🏽", "❤️‍🔥", "🧑‍🎄", "😀", "🏳️‍🌈", "1️⃣"]
@@ -93,7 +95,7 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
         raw = first.text.encode("utf-8")
         shown = raw[links[0]["index"]["byteStart"]:links[0]["index"]["byteEnd"]].decode("utf-8")
         assert shown == text.shorten_url_for_display(article.url)
-        assert first.embed is not None and first.embed["external"]["uri"] == article.url
+        assert first.card is not None and first.card.uri == article.url
         for f in first.facets:
             assert 0 <= f["index"]["byteStart"] < f["index"]["byteEnd"] <= len(raw)
     else:
@@ -103,12 +105,12 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
 def _within_platform_limits(platform: str, post: str, limit: int | None) -> None:
     """The limits as PLATFORMS.md states them, measured here independently of bot.rules."""
     if platform == "x":
-        assert text.x_length(post) <= 280
+        assert measure_x.x_length(post) <= 280
     elif platform == "bluesky":
         assert text.graphemes(post) <= 300
         assert len(post.encode("utf-8")) <= 3000
     else:
-        assert text.mastodon_length(post) <= (limit or 500)
+        assert measure_mastodon.mastodon_length(post) <= (limit or 500)
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

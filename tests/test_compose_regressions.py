@@ -16,6 +16,7 @@ from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose, compose_platform, cut_with_ellipsis
 from bot.load import parse_article
+from bot.measure import x as measure_x
 
 CANONICAL = "https://blog.example.com/2026/notes/"
 HASHTAG = re.compile(r"(?<![\w&])[#＃]([\w]+)")
@@ -150,7 +151,7 @@ def test_bluesky_drops_hashtags_from_the_last_before_the_summarys_last_word() ->
     (post,) = _posts(a, "bluesky")
     assert "Supercalifragilistic…" in post
     assert "#Charlie" in post and "#Delta" not in post
-    assert text.bluesky_length(post) <= 300
+    assert text.graphemes(post) <= 300
 
 
 # --- 4. double ellipsis ---------------------------------------------------------------------------
@@ -196,8 +197,8 @@ def test_x_length_is_twitter_texts_count_and_the_margin_is_reported_apart(title:
     a = Article(title=title, url=CANONICAL, summary="A summary.")
     plan = compose_platform(a, "x")
     post = plan.posts[0]
-    assert post.length == text.x_parse(post.text)[0]  # twitter-text 3.1.0 parseTweet, config v3
-    assert post.safe_length == text.x_length(post.text) == post.length + margin
+    assert post.length == measure_x.x_parse(post.text)[0]  # twitter-text 3.1.0 parseTweet, config v3
+    assert post.safe_length == measure_x.x_length(post.text) == post.length + margin
     data = plan.to_json()["posts"][0]
     assert data["length"] == post.length and data["safe_length"] == post.length + margin
 

@@ -14,7 +14,7 @@ from bot import platforms as registry
 from bot.compose import PlatformPlan
 from bot.errors import InputError
 from bot.load import parse_article
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from tests.conftest import MemoryKV
 from tests.corpus.generate import corpus
 from tests.pds_harness import LocalPDS, pds  # noqa: F401  (the session fixture)
@@ -75,7 +75,7 @@ def publish_all(settings: AccountSettings, platform: str) -> tuple[int, list[str
 @pytest.mark.parametrize("platform", platforms.names())
 def test_sample_publishes_to_the_sandbox_without_rejection(sandbox: Sandbox, platform: str) -> None:
     settings = AccountSettings(
-        platform=platform, credentials=dict(CREDENTIALS), base_url=sandbox.url, timeout=10, allow_private_network=True
+        platform=platform, credentials=dict(credentials()), base_url=sandbox.url, timeout=10, allow_private_network=True
     )
     sent, rejected = publish_all(settings, platform)
     assert sent > SAMPLE

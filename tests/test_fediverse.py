@@ -22,7 +22,7 @@ from bot.compose import ComposeOptions
 from bot.config import Settings, load_settings
 from bot.errors import Permanent
 from bot.publish import FAILED, PUBLISHED, Publisher
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox.flavors import FLAVOR_NAMES, FLAVORS
 from bot.store import connect
 from tests.conftest import MemoryKV
@@ -42,7 +42,7 @@ def flavor_of(sb: Sandbox) -> str:
 
 def adapter(sb: Sandbox) -> MastodonAdapter:
     settings = AccountSettings(platform="mastodon", credentials={"MASTODON_ACCESS_TOKEN":
-                               CREDENTIALS["MASTODON_ACCESS_TOKEN"]}, base_url=sb.url, timeout=5.0)
+                               credentials()["MASTODON_ACCESS_TOKEN"]}, base_url=sb.url, timeout=5.0)
     return MastodonAdapter(settings, MemoryKV())
 
 

@@ -19,11 +19,11 @@ from mastodon import errors as mastodon_errors
 from adapters.base import AccountSettings, ImageSpec, PostRef, PostRequest
 from adapters.mastodon import MastodonAdapter, html_to_text, normalized_text, translate_error
 from bot.errors import Ambiguous, ConfigError, Permanent, PublishError, RateLimited, Transient
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox import mastodon as sandbox_mastodon
 from tests.conftest import MemoryKV
 
-TOKEN = CREDENTIALS["MASTODON_ACCESS_TOKEN"]
+TOKEN = credentials()["MASTODON_ACCESS_TOKEN"]
 
 
 def make(sandbox: Sandbox | None, kv: MemoryKV | None = None, *, base_url: str | None = None,

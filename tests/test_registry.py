@@ -149,3 +149,29 @@ def test_the_toy_joins_the_tests_parametrised_over_the_registry() -> None:
                            "tests/test_compose.py", "-k", "toy"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:]
     assert re.search(r"\b[1-9]\d* passed", done.stdout), done.stdout[-500:]
+
+
+@pytest.mark.parametrize("name", platforms.names())
+def test_the_sandbox_refuses_what_a_wrong_measure_let_through(name: str, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The sandbox judges lengths with its own code: a measure that counts a third of the text composes
+    posts too long for the platform, and the sandbox refuses them (nothing is published)."""
+    from dataclasses import replace
+
+    right = platforms.get(name)
+    monkeypatch.setattr("bot.fediverse.with_server_rule", lambda rules, _counting: rules)  # a server's rule too
+    platforms.register(replace(right, measure=lambda post, _w: len(post) // 3, own_measure=None))
+    try:
+        with Sandbox() as sb:
+            for key, value in {**sb.env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}.items():
+                monkeypatch.setenv(key, value)
+            long_article = tmp_path / "long.md"
+            long_article.write_text("---\ntitle: A long one\nurl: https://blog.example.com/p/long\n---\n\n"
+                                    + "A sentence that goes on and on. " * 60 + "\n", encoding="utf-8")
+            assert main([str(long_article), "--dry-run", "--json", "--platform", name]) == 0
+            (plan,) = json.loads(capsys.readouterr().out)["platforms"]
+            assert right.length(plan["posts"][0]["text"]) > right.limit  # the wrong measure let it through
+            assert main([str(long_article), "--platform", name]) != 0
+            assert sb.app.posts(name) == []
+    finally:
+        platforms.register(right)

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox import mastodon as sandbox_mastodon
 
-TOKEN = CREDENTIALS["MASTODON_ACCESS_TOKEN"]
+TOKEN = credentials()["MASTODON_ACCESS_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
