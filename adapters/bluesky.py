@@ -288,6 +288,7 @@ class BlueskyAdapter:
         self._fresh = False  # the current session came from createSession just now
         self._lock = threading.RLock()
         self._quota: Quota | None = None  # from the ratelimit-* headers of the last repo write
+        self._dids: dict[str, str | None] = {}  # resolve_handle's answers
 
     # --- configuration --------------------------------------------------------------------------
     @property
@@ -438,6 +439,34 @@ class BlueskyAdapter:
 
     def _fail(self, exc: BaseException) -> PublishError:
         return translate_error(exc, self.settings.secrets)
+
+    # --- mentions -------------------------------------------------------------------------------
+    def resolve_handle(self, handle: str) -> str | None:
+        """The DID ``handle`` belongs to (``com.atproto.identity.resolveHandle`` on the account's PDS), or
+        None when the server says it resolves to no one (400 "Unable to resolve handle", or 404).
+
+        Bluesky pings only through a mention facet carrying the DID: the publisher adds one for each
+        ``@handle`` that resolves. Answers are kept for the adapter's life (one lookup per handle).
+        """
+        from atproto_client import exceptions as ax
+
+        key = handle.lower()
+        if key in self._dids:
+            return self._dids[key]
+        try:
+            answer = self._call(lambda client: client.com.atproto.identity.resolve_handle({"handle": key}))
+            did: str | None = str(answer.did)
+        except ax.RequestErrorBase as exc:
+            status, _, _ = _server_words(exc)
+            if status not in (400, 404):
+                raise self._fail(exc) from exc
+            did = None
+        except PublishError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        self._dids[key] = did
+        return did
 
     # --- the protocol ---------------------------------------------------------------------------
     def prepare(self, post: PostRequest) -> dict[str, Any]:

@@ -312,11 +312,12 @@ class _Fitter:
     suffix: str = ""  # the thread's part number
 
     def post(self, title: str, summary: str, tags: Sequence[str]) -> str:
-        if self.inline and summary:
-            summary, tags = _inline(summary, tags)
+        # A tag the author already wrote as a hashtag is neither made a hashtag again in place nor appended.
         written = {text.hashtag_key(t) for t in _tags_in(f"{title}\n{summary}")}
         if written:
             tags = [t for t in tags if text.hashtag_key(t) not in written]
+        if self.inline and summary:
+            summary, tags = _inline(summary, tags)
         body = _render(
             self.render,
             title=title,
@@ -523,12 +524,29 @@ def _body_parts(body: str, rules: platforms.Platform, room_parts: int) -> list[s
     chunks = _pack(_split_units(body, fits), fits)
     if len(chunks) > room_parts:
         chunks = chunks[:room_parts]
-        last = chunks[-1]
-        points = ellipsis_points(last)
-        keep = _longest(len(points), lambda k: fits(cut_with_ellipsis(last, k, points) + ELLIPSIS))
-        cut = cut_with_ellipsis(last, keep, points)
-        chunks[-1] = cut if cut.endswith(ELLIPSIS) else cut + ELLIPSIS
+        while chunks:
+            continued = _continued(chunks[-1], fits)
+            if continued:
+                chunks[-1] = continued
+                break
+            chunks.pop()
     return chunks
+
+
+def _continued(chunk: str, fits: Callable[[str], bool]) -> str:
+    """The last part of a thread that goes on beyond ``max_parts``: ``chunk`` cut to end in "…".
+
+    The "…" follows a word, never a link (even when the whole chunk fits, as "…" glued to a link
+    that ends it would become part of that link); "" when no word of ``chunk`` fits before it.
+    """
+    points = [p for p in ellipsis_points(chunk) if not _glued_to_link(_ellipsis_head(chunk, p))]
+
+    def marked(k: int) -> str:
+        head = _ellipsis_head(chunk, points[k - 1])
+        return head if _ends_in_ellipsis(head) else head + ELLIPSIS
+
+    keep = _longest(len(points), lambda k: k == 0 or fits(marked(k)))
+    return marked(keep) if keep else ""
 
 
 def _part_number(index: int, total: int) -> str:

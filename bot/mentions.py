@@ -22,10 +22,12 @@ mention facet (the publisher adds one for a handle it resolved). So Bluesky's te
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
 from bot import data
+from bot.facets import MENTION_FEATURE
 
 WORD_JOINER = "\u2060"
 
@@ -57,7 +59,9 @@ def mention_kind(name: str, domain: str | None) -> str | None:
     if domain:
         return FEDIVERSE
     if "." in name:
-        return ATPROTO if name.rpartition(".")[2].lower() in _tlds() else None
+        # As @atproto/api's detectFacets: a known TLD, or ".test" (the PDS's handle domain in tests).
+        tld = name.rpartition(".")[2].lower()
+        return ATPROTO if tld in _tlds() or tld == "test" else None
     return SHORT if len(name) <= 15 and "-" not in name else None
 
 
@@ -98,3 +102,29 @@ def handles_in(text: str) -> list[tuple[int, int, str]]:
         if match.group(0)[0] == "@" and mention_kind(match.group("name"), match.group("domain")) == ATPROTO:
             found.append((match.start(), match.end(), str(match.group("name"))))
     return found
+
+
+def with_mention_facets(
+    text: str, facets: Sequence[dict[str, Any]], resolve: Callable[[str], str | None]
+) -> list[dict[str, Any]]:
+    """``facets`` plus a mention facet (the DID) for every ``@handle`` in ``text`` that ``resolve`` answers.
+
+    Bluesky pings only through such a facet, so a handle is a mention only when it really resolves on
+    Bluesky; one that does not (``resolve`` gives None) stays plain text. A handle inside another
+    facet (a link) is left alone; each distinct handle is resolved once. Sorted by ``byteStart``.
+    """
+    taken = [(f["index"]["byteStart"], f["index"]["byteEnd"]) for f in facets]
+    dids: dict[str, str | None] = {}
+    added: list[dict[str, Any]] = []
+    for start, end, handle in handles_in(text):
+        byte_start, byte_end = len(text[:start].encode("utf-8")), len(text[:end].encode("utf-8"))
+        if any(byte_start < e and s < byte_end for s, e in taken):
+            continue
+        key = handle.lower()
+        if key not in dids:
+            dids[key] = resolve(key)
+        did = dids[key]
+        if did:
+            feature = {"$type": MENTION_FEATURE, "did": did}
+            added.append({"index": {"byteStart": byte_start, "byteEnd": byte_end}, "features": [feature]})
+    return sorted([*facets, *added], key=lambda facet: int(facet["index"]["byteStart"]))

@@ -31,7 +31,7 @@ from typing import Any
 import tenacity
 
 from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
-from bot import fediverse, observers
+from bot import fediverse, mentions, observers, platforms
 from bot.article import Article
 from bot.compose import ComposeOptions, PlannedPost, PlatformPlan, compose_platform
 from bot.config import Settings
@@ -273,7 +273,7 @@ class Publisher:
         store = self.store
         prepared: dict[str, Any] = dict(row.prepared or {})
         if "post" not in prepared:
-            prepared["post"] = _snapshot(planned, article, image)
+            prepared["post"] = _snapshot(self._with_mentions(adapter, planned), article, image)
         request = _request(prepared["post"], row.idempotency_key, reply_to, root)
         if "adapter" not in prepared:
             prepared["adapter"] = adapter.prepare(request)
@@ -333,6 +333,27 @@ class Publisher:
             return self._policy()(attempt)
         except RateLimited as exc:
             raise TargetDeferred(exc) from None
+
+    def _with_mentions(self, adapter: Adapter, planned: PlannedPost) -> PlannedPost:
+        """``planned`` with a mention facet for each ``@handle`` that really resolves, on a platform that
+        pings only through facets (Bluesky): the adapter's ``resolve_handle``, under the retry policy.
+
+        Done once per part, before the ledger fixes its request (a retry sends the same record). A handle
+        that does not resolve, or cannot be looked up now, stays plain text: never a wrong mention.
+        """
+        resolve = getattr(adapter, "resolve_handle", None)
+        if not callable(resolve) or not platforms.get(adapter.platform).mention_facets:
+            return planned
+
+        def did(handle: str) -> str | None:
+            try:
+                found = self._policy()(resolve, handle)
+            except PublishError as exc:
+                log.warning("mention_unresolved", extra={"platform": adapter.platform, "error": str(exc)})
+                return None
+            return found if isinstance(found, str) else None
+
+        return replace(planned, facets=tuple(mentions.with_mention_facets(planned.text, planned.facets, did)))
 
     def _remember_quota(self, adapter: Adapter, account: str, exhausted_until: datetime | None = None) -> None:
         """Keep what the platform said is left, so workers can pace this account (see bot/worker.py)."""

@@ -477,3 +477,47 @@ def test_sandbox_answers_like_the_pds(pds: LocalPDS, account: tuple[str, ...]) -
     assert "blob too big (maximum 1000000, got 1500000)" in real["image over 1,000,000 bytes"][1]["message"]
     mismatches = {name: (real[name], emulated.get(name)) for name in real if real[name] != emulated.get(name)}
     assert mismatches == {}, json.dumps(mismatches, indent=1, ensure_ascii=False)
+
+
+def test_a_mention_facet_only_for_a_handle_that_resolves(
+    pds: LocalPDS, account: tuple[str, ...], tmp_path: Any
+) -> None:
+    """The publisher asks the real PDS (resolveHandle): a real handle gets a mention facet with its DID,
+    an unknown one (of the PDS's own domain, and of another one) stays plain text."""
+    from bot.article import Article
+    from bot.config import load_settings
+    from bot.publish import PUBLISHED, Publisher
+    from bot.store import connect
+
+    handle, password, _ = account
+    friend, _, friend_did = pds.create_account("friend")
+    nobody = f"nobody{new_tid()[-6:]}.test"
+    env = {
+        "BLUESKY_HANDLE": handle,
+        "BLUESKY_APP_PASSWORD": password,
+        "BLUESKY_SERVICE_URL": pds.url,
+        "CROSSPOST_ALLOW_PRIVATE_NETWORK": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+    }
+    settings = load_settings(env=env, load_dotenv=False)
+    store = connect(settings.database_url)
+    try:
+        article = Article(
+            title="Review",
+            url="https://news.example.com/2026/review",
+            summary=f"Thanks @{friend} and @{nobody} and @someone.bsky.social for the review.",
+        )
+        (result,) = Publisher(settings, store, backoff=0.01).publish(article, settings.accounts_for(("bluesky",)))
+    finally:
+        store.close()
+    assert result.status == PUBLISHED, result.error
+    record = get_record(pds, result.posts[0].id)["value"]
+    raw = record["text"].encode("utf-8")
+    mentions = {
+        raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode("utf-8"): x["did"]
+        for f in record["facets"]
+        for x in f["features"]
+        if x["$type"] == "app.bsky.richtext.facet#mention"
+    }
+    assert mentions == {f"@{friend}": friend_did}
+    assert f"@{nobody}" in record["text"] and "@someone.bsky.social" in record["text"]

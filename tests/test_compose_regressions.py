@@ -60,6 +60,26 @@ def test_a_hashtag_the_title_writes_is_not_appended_again(platform: str) -> None
     assert keys == Counter({"python": 1, "rust": 1}), post
 
 
+@pytest.mark.parametrize("platform", list(platforms.names()))
+def test_a_tag_written_as_a_hashtag_is_not_made_a_hashtag_again_in_place(platform: str) -> None:
+    """Corpus seed 301: the summary writes "＃Microsoft" and, later, the plain word "Microsoft"."""
+    summary = "Learn ＃Microsoft today. Notes on OpenAI and Microsoft for everyone."
+    a = Article(title="Notes", url=CANONICAL, summary=summary, tags=("Microsoft", "Rust"))
+    (post,) = _posts(a, platform)
+    keys = Counter(text.hashtag_key(t) for t in HASHTAG.findall(post))
+    assert keys == Counter({"microsoft": 1, "rust": 1}), post
+    assert "OpenAI and Microsoft for" in post
+
+
+@pytest.mark.parametrize("platform", list(platforms.names()))
+def test_the_authors_own_repeated_hashtag_is_posted_as_written(platform: str) -> None:
+    """No hashtag twice is about what the composer adds: it never rewrites the author's words."""
+    summary = "Learn #Rust today. Learn #Rust today."
+    a = Article(title="Notes", url=CANONICAL, summary=summary, tags=("rust", "Go"))
+    (post,) = _posts(a, platform)
+    assert summary in post and Counter(text.hashtag_key(t) for t in HASHTAG.findall(post)) == {"rust": 2, "go": 1}
+
+
 # --- 2. links broken by the cut -------------------------------------------------------------------
 
 URL_1 = "https://conf.example.org/2026/lisbon?session=keynote&lang=en"
@@ -125,6 +145,19 @@ def test_a_link_longer_than_a_thread_part_is_never_split(platform: str) -> None:
     else:  # a link counts 23 on X and Mastodon: it fits, whole
         assert any(long_url in p.text for p in plan.posts)
     assert any(URL_1 in p.text for p in plan.posts)
+
+
+@pytest.mark.parametrize("platform", list(platforms.names()))
+def test_the_last_part_of_a_cut_thread_puts_no_ellipsis_on_a_link(platform: str) -> None:
+    """Corpus seed 448: the last part that fits ends in a link; "…" saying "more" must not touch it."""
+    idn = "https://bücher.example.com/neu/straße"
+    paragraphs = [f"Paragraph {i} " + " ".join(["word"] * 40) + f" © {idn}!" for i in range(12)]
+    a = Article(title="A thread", url=CANONICAL, summary="Short.", body="\n\n".join(paragraphs))
+    plan = compose_platform(a, platform, ComposeOptions(thread=True, max_parts=3))
+    assert len(plan.posts) == 3
+    last = re.sub(r"\n\n\d+/\d+$", "", plan.posts[-1].text)
+    assert last.endswith("…"), last
+    _assert_links_whole(plan.posts[-1].text, _allowed_links() | {idn})
 
 
 # --- 3. the fit order -----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def build_cases(items: list[Generated]) -> tuple[list[Case], list[Failure]]:
 
 
 def _post(post: PlannedPost) -> dict[str, object]:
-    return {"text": post.text, "length": post.length, "facets": list(post.facets)}
+    return {"text": post.text, "length": post.length, "facets": list(post.facets), "embed": post.embed}
 
 
 def judge_all(items: list[Generated], oracle: Oracle) -> tuple[list[Failure], int]:
@@ -138,8 +138,26 @@ def _broken(platform: str, text: str, canonical: str, **extra: object) -> Case:
         tuple(extra.get("sources", ("Some words here.",))),  # type: ignore[arg-type]
         tuple(extra.get("mentions", ())),
     )  # type: ignore[arg-type]
-    case.posts = [{"text": text, "length": int(extra.get("length", 0)), "facets": list(extra.get("facets", ()))}]  # type: ignore[call-overload]
+    case.posts = [
+        {
+            "text": text,
+            "length": int(extra.get("length", 0)),  # type: ignore[call-overload]
+            "facets": list(extra.get("facets", ())),  # type: ignore[call-overload]
+            "embed": extra.get("embed"),
+        }
+    ]
     return case
+
+
+def _linked(text: str, shown: str, uri: str, card: str | None = None) -> dict[str, object]:
+    """Bluesky extras for a post whose ``shown`` text carries a link facet to ``uri`` (and a card)."""
+    start = len(text[: text.index(shown)].encode())
+    facet = {
+        "index": {"byteStart": start, "byteEnd": start + len(shown.encode())},
+        "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+    }
+    embed = {"$type": "app.bsky.embed.external", "external": {"uri": card or uri, "title": "T", "description": ""}}
+    return {"facets": [facet], "embed": embed}
 
 
 @pytest.mark.parametrize(
@@ -232,6 +250,64 @@ def _broken(platform: str, text: str, canonical: str, **extra: object) -> Case:
                 ],
             ),
         ),
+        (
+            "link-cut",  # a profile link of a handle the article never wrote
+            _broken(
+                "x",
+                "Hi https://bsky.app/profile/mallory.bsky.social https://e.example.com/a",
+                "https://e.example.com/a",
+                mentions=(("bluesky", "@alice.bsky.social"),),
+            ),
+        ),
+        (
+            "link-cut",  # the profile link of the article's handle, cut
+            _broken(
+                "mastodon",
+                "Hi https://bsky.app/profile/alice.bsky https://e.example.com/a",
+                "https://e.example.com/a",
+                mentions=(("bluesky", "@alice.bsky.social"),),
+            ),
+        ),
+        (
+            "hashtag-twice",  # the author wrote it once; we made a second one
+            _broken(
+                "x",
+                "Learn #Rust today and #Rust more. https://e.example.com/a",
+                "https://e.example.com/a",
+                summary="Learn #Rust today and Rust more.",
+                sources=("Learn #Rust today and Rust more.",),
+            ),
+        ),
+        (
+            "hashtag-twice",  # appended although the author's summary has it
+            _broken(
+                "mastodon",
+                "Learn #Rust today. Learn #Rust today.\n\nhttps://e.example.com/a\n\n#rust",
+                "https://e.example.com/a",
+                summary="Learn #Rust today. Learn #Rust today.",
+                sources=("Learn #Rust today. Learn #Rust today.",),
+            ),
+        ),
+        (
+            "canonical-display-undetected",  # an IDN host's facet over something else than its display
+            _broken(
+                "bluesky",
+                "Hi bücher.example.com/x and more",
+                "https://bücher.example.com/abc",
+                **_linked("Hi bücher.example.com/x and more", "bücher.example.com/x", "https://bücher.example.com/abc"),
+            ),
+        ),
+        (
+            "link-card",
+            _broken(
+                "bluesky",
+                "Hi e.example.com/abc",
+                "https://e.example.com/abc",
+                **_linked(
+                    "Hi e.example.com/abc", "e.example.com/abc", "https://e.example.com/abc", "https://o.example.com/"
+                ),
+            ),
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -239,6 +315,50 @@ def test_the_judge_catches_each_class(kind: str, case: Case, oracle: Oracle) -> 
     case.ask(oracle)
     oracle.settle()
     assert kind in {f.kind for f in judge_plan(case, oracle)}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        _broken(  # the author's own repeated hashtag is posted as written
+            "mastodon",
+            "Learn #Rust today. Learn #Rust today.\n\nhttps://e.example.com/a\n\n#Go",
+            "https://e.example.com/a",
+            title="",
+            summary="Learn #Rust today. Learn #Rust today.",
+            sources=("Learn #Rust today. Learn #Rust today.",),
+            length=67,
+        ),
+        _broken(  # a Bluesky handle made its profile link on X; a title keeps its mention made inert
+            "x",
+            "Hi @\u2060bob https://bsky.app/profile/alice.bsky.social\n\nhttps://e.example.com/a\n\n#Go",
+            "https://e.example.com/a",
+            title="Hi @bob @alice.bsky.social",
+            summary="",
+            sources=("Hi @bob @alice.bsky.social",),
+            mentions=(("x", "@bob"), ("bluesky", "@alice.bsky.social")),
+            length=63,
+        ),
+        _broken(  # an IDN host shown as written: the facet and the card carry the link
+            "bluesky",
+            "Hi\n\nbücher.example.com/2026/...",
+            "https://bücher.example.com/2026/a-long-path/",
+            summary="",
+            title="Hi",
+            sources=("Hi",),
+            length=31,
+            **_linked(
+                "Hi\n\nbücher.example.com/2026/...",
+                "bücher.example.com/2026/...",
+                "https://bücher.example.com/2026/a-long-path/",
+            ),
+        ),
+    ],
+)
+def test_the_judge_passes_what_the_issue_allows(case: Case, oracle: Oracle) -> None:
+    case.ask(oracle)
+    oracle.settle()
+    assert judge_plan(case, oracle) == []
 
 
 def test_a_good_plan_passes_the_judge(oracle: Oracle) -> None:

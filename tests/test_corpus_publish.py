@@ -9,14 +9,17 @@ from __future__ import annotations
 import pytest
 
 from adapters.base import AccountSettings, PostRef, PostRequest
+from adapters.bluesky import BlueskyAdapter
 from bot import platforms
 from bot import platforms as registry
 from bot.compose import PlatformPlan
 from bot.errors import InputError
 from bot.load import parse_article
+from bot.mentions import MENTION_FEATURE, with_mention_facets
 from bot.sandbox import Sandbox, credentials
+from bot.sandbox.bluesky import did_for
 from tests.conftest import MemoryKV
-from tests.corpus.generate import corpus
+from tests.corpus.generate import MENTION_NAMES, corpus
 from tests.pds_harness import LocalPDS, pds  # noqa: F401  (the session fixture)
 from tests.test_corpus import TARGETS, compose
 
@@ -50,10 +53,13 @@ def publish_all(settings: AccountSettings, platform: str) -> tuple[int, list[str
             root: PostRef | None = None
             previous: PostRef | None = None
             for index, post in enumerate(plan.posts, 1):
+                facets = post.facets
+                if isinstance(adapter, BlueskyAdapter):  # as the publisher does: mentions that resolve
+                    facets = tuple(with_mention_facets(post.text, facets, adapter.resolve_handle))
                 request = PostRequest(
                     text=post.text,
                     idempotency_key=f"{seed}-{len(plan.posts)}-{index}",
-                    facets=post.facets,
+                    facets=facets,
                     tags=post.tags,
                     reply_to=previous,
                     thread_root=root,
@@ -77,9 +83,20 @@ def test_sample_publishes_to_the_sandbox_without_rejection(sandbox: Sandbox, pla
     settings = AccountSettings(
         platform=platform, credentials=dict(credentials()), base_url=sandbox.url, timeout=10, allow_private_network=True
     )
+    known = {f"{name.replace('_', '-')}.bsky.social" for name in MENTION_NAMES[:3]}  # the others resolve to no one
+    sandbox.app.state["bluesky"]["handles"].update({handle: did_for(handle) for handle in known})
     sent, rejected = publish_all(settings, platform)
     assert sent > SAMPLE
     assert not rejected, f"{len(rejected)} rejected of {sent + len(rejected)}:\n" + "\n".join(rejected[:30])
+    if platform == "bluesky":  # the corpus's handles went out as mention facets where they resolve, only there
+        mentioned = {
+            x["did"]
+            for r in sandbox.app.received("bluesky.repo.putRecord")
+            for f in r.json()["record"].get("facets", [])
+            for x in f["features"]
+            if x["$type"] == MENTION_FEATURE
+        }
+        assert mentioned == {did_for(handle) for handle in known}
 
 
 @pytest.mark.pds

@@ -17,6 +17,9 @@ Endpoint names (for faults, quotas and ``app.received``) and what they do:
 ``bluesky.repo.getRecord``         the record, or 400 ``RecordNotFound``
 ``bluesky.repo.deleteRecord``      delete (a missing record is a no-op, as on the PDS)
 ``bluesky.repo.describeRepo``      the repo's handle, DID and collections
+``bluesky.identity.resolveHandle`` a handle → its DID: the accounts here and ``state["handles"]`` (other
+                                   people's handles, as DNS or the AppView would resolve them); any other
+                                   → 400 ``InvalidRequest`` "Unable to resolve handle", as the PDS answers
 ``bluesky.actor.getProfile``       a profile view (the AppView's job; ``appview=False`` answers 400 like a
                                    bare PDS that has none)
 ``bluesky.media.get``              ``GET /bluesky-media/<name>``: files tests put in ``state["files"]``
@@ -36,8 +39,8 @@ a 429 is ``{"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}``. Q
 
 State (``app.state["bluesky"]``): ``posts`` (one dict per post record, ``id`` = at:// URI, the record's
 fields flattened in, ``deleted``/``edits`` kept up to date), ``records``, ``blobs``, ``refresh_tokens``,
-``files``, and the knobs ``access_ttl`` / ``refresh_ttl`` (seconds) and ``jwt_secret`` (change it to
-invalidate every token issued so far).
+``files``, ``handles`` (handle → DID of people who are not accounts here), and the knobs ``access_ttl`` /
+``refresh_ttl`` (seconds) and ``jwt_secret`` (change it to invalidate every token issued so far).
 """
 
 from __future__ import annotations
@@ -178,6 +181,7 @@ def register(
             "blobs": {},
             "refresh_tokens": {},
             "files": {},
+            "handles": {},
             "rev": 0,
             "access_ttl": access_ttl,
             "refresh_ttl": refresh_ttl,
@@ -912,6 +916,26 @@ def _routes(app: SandboxApp, appview: bool) -> None:
                     "handleIsCorrect": True,
                 },
             )
+
+    @app.route(
+        "GET",
+        xrpc + r"com\.atproto\.identity\.resolveHandle",
+        PLATFORM,
+        "bluesky.identity.resolveHandle",
+        quota="global",
+    )
+    def resolve_handle(app: SandboxApp, request: Request) -> Response:
+        handle = (request.arg("handle") or "").strip().lower()
+        if not handle:
+            return _invalid('Params must have the property "handle"')
+        with app.lock:
+            state = _state(app)
+            did = state["handles"].get(handle) or next(
+                (a["did"] for a in state["accounts"].values() if a["handle"] == handle), None
+            )
+        if did is None:
+            return _invalid("Unable to resolve handle")
+        return Response(200, {"did": did})
 
     @app.route(
         "GET", xrpc + r"app\.bsky\.actor\.getProfile", PLATFORM, "bluesky.actor.getProfile", quota="global"

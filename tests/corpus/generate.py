@@ -298,7 +298,9 @@ def _encode(fmt: str, spec: Spec, seed: int, rng: random.Random) -> bytes:
         front = yaml.safe_dump({k: v for k, v in meta.items() if v}, allow_unicode=True, sort_keys=False, width=10**6)
         return f"---\n{front}---\n\n{spec.body}\n".encode()
     if fmt == "html":
-        og_only = rng.random() < 0.1  # only og:description: no title, no body text
+        # Only og:description (no title, no body text): only when there is a summary to describe, or the
+        # page would be legitimately empty and rightly refused.
+        og_only = rng.random() < 0.1 and bool(spec.summary)
         head = [f'<link rel="canonical" href="{html.escape(spec.url)}">']
         if not og_only and spec.title:
             head += [

@@ -13,8 +13,8 @@ import json
 import shutil
 import subprocess
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,10 @@ MASTODON_MENTION = regex.compile(
 )
 # A hashtag as a reader sees one (any platform): '#' or the full-width '＃' after a space or the start.
 HASHTAG = regex.compile(r"(?:(?<=^)|(?<=[\s(]))[#＃]([\p{L}\p{M}\p{N}_]*[\p{L}\p{M}][\p{L}\p{M}\p{N}_]*)")
-URLISH = regex.compile(r"https?://\S+|(?<![\w@.])(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", regex.IGNORECASE)
+# Something a reader takes for a link: a scheme, or a dotted domain not right after a word character,
+# "@", ".", "-" or "/" (twitter-text's invalid preceding characters: "@bob-dev.bsky.social" is a
+# handle, "dev.bsky.social" in it is no link on any platform).
+URLISH = regex.compile(r"https?://\S+|(?<![\w@.\-/])(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", regex.IGNORECASE)
 PART_NUMBER = regex.compile(r"\n*\d+/\d+\s*$")
 
 
@@ -201,6 +204,47 @@ def _dupes(tags: Iterable[str]) -> list[str]:
     return twice
 
 
+def _platform_hashtags(case: Case, oracle: Oracle, text: str) -> list[str]:
+    """The hashtags the platform's own detector finds (Mastodon's is not run: the reader's view judges it)."""
+    if case.platform == "x":
+        return [h for _, _, h in oracle.get("x", text)["hashtags"]]
+    if case.platform == "bluesky":
+        return [x["tag"] for f in oracle.get("bluesky", text)["facets"] for x in f["features"] if x["$type"] == TAG]
+    return []
+
+
+def _added_twice(case: Case, oracle: Oracle, index: int, text: str, detected: list[str]) -> str | None:
+    """A hashtag the composer wrote a second time into a post, or None.
+
+    The rule is about what we add (appended tags, a tag made a hashtag in place), never about the
+    author's own words: a summary that itself says ``Learn #Rust today.`` twice is posted as written
+    (the composer never rewrites an author's text). So an appended tag (the last block of the first
+    post) may not be in the post anywhere else, and no other hashtag may occur more often in a post
+    than the author wrote it in the text it comes from (the title and summary together, or one source).
+    """
+    detectors: list[Callable[[str], list[str]]] = [lambda t: HASHTAG.findall(t)]
+    if case.platform != "mastodon":
+        detectors.append(lambda t: _platform_hashtags(case, oracle, t))
+    blocks = PART_NUMBER.sub("", text).rsplit("\n\n", 1)
+    appended = []
+    if index == 1 and len(blocks) == 2 and regex.fullmatch(r"(?:[#＃]\S+\s*)+", blocks[1]):
+        appended = HASHTAG.findall(blocks[1])
+    before = [tag_key(h) for h in HASHTAG.findall(blocks[0])] if appended else []
+    twice = _dupes(appended)
+    if twice or any(tag_key(h) in before for h in appended):
+        return (twice or [h for h in appended if tag_key(h) in before])[0]
+    head = [s for s in case.sources if " ".join(s.split()) in (case.title, case.summary)]
+    for found, tags in zip(detectors, (HASHTAG.findall(text), detected), strict=False):
+        in_post = Counter(tag_key(h) for h in tags)
+        written: Counter[str] = Counter()
+        for group in [head, *([s] for s in case.sources)]:
+            written |= sum((Counter(tag_key(h) for h in found(s)) for s in group), Counter())
+        for key, count in in_post.items():
+            if count > 1 and count > written[key]:
+                return key
+    return None
+
+
 def _urls(case: Case, oracle: Oracle, text: str) -> list[tuple[int, int, str]]:
     """URLs the platform's own detector finds in ``text``, as (start, end, url) in code points."""
     if case.platform == "bluesky":
@@ -226,7 +270,7 @@ def judge_plan(case: Case, oracle: Oracle) -> list[Failure]:
         text = case.posts[index - 1]["text"] if index else ""
         failures.append(Failure(kind, case.seed, case.fmt, case.label, index, detail, text))
 
-    source_urls = {u for s in case.sources for _, _, u in _urls(case, oracle, s)}
+    source_urls = {u for s in case.sources for _, _, u in _urls(case, oracle, s)} | _profile_links(case)
     canonical_seen = 0
     for index, post in enumerate(case.posts, 1):
         text: str = post["text"]
@@ -262,6 +306,9 @@ def judge_plan(case: Case, oracle: Oracle) -> list[Failure]:
             if post["length"] != answer["graphemeLength"]:
                 fail("length-differs", index, f"plan says {post['length']}, RichText {answer['graphemeLength']}")
             canonical_seen += len(canonical_ranges)
+            card = (post.get("embed") or {}).get("external", {}).get("uri")
+            if canonical_ranges and card != case.canonical:
+                fail("link-card", index, f"the post links the canonical link but its card is {card!r}")
             detected = answer["facets"]
             hashtags = [x["tag"] for f in detected for x in f["features"] if x["$type"] == TAG]
             failures.extend(_facet_failures(case, index, text, ours, detected, canonical_ranges))
@@ -274,10 +321,10 @@ def judge_plan(case: Case, oracle: Oracle) -> list[Failure]:
             canonical_seen += sum(1 for _, _, u in urls if u == case.canonical)
             hashtags = []
 
-        # no hashtag twice (the platform's detector, and as a reader sees them)
-        twice = _dupes(hashtags) or _dupes(HASHTAG.findall(text))
+        # no hashtag twice that we wrote (the platform's detector, and as a reader sees them)
+        twice = _added_twice(case, oracle, index, text, hashtags)
         if twice:
-            fail("hashtag-twice", index, f"#{twice[0]} again")
+            fail("hashtag-twice", index, f"#{twice} again")
 
         # links: never cut, never glued to "…"
         for start, end, url in urls:
@@ -322,9 +369,62 @@ def judge_plan(case: Case, oracle: Oracle) -> list[Failure]:
     return failures
 
 
+BLUESKY_PROFILE = "https://bsky.app/profile/"
+WORD_JOINER = "\u2060"
+
+
+def _profile_links(case: Case) -> set[str]:
+    """The profile links of the Bluesky handles the article wrote, on the platforms that are not Bluesky.
+
+    The issue asks for a foreign mention to be kept readable but inert, "e.g. turn it into that
+    profile's link": ``@carol.bsky.social`` becomes ``https://bsky.app/profile/carol.bsky.social`` on
+    X and Mastodon. Such a link is a URL of the article, exactly and only for a handle the article
+    wrote: a cut one (``.../carol.bsky``) is still a cut link.
+    """
+    if case.platform == "bluesky":
+        return set()
+    return {BLUESKY_PROFILE + token[1:] for network, token in case.mentions if network == "bluesky"}
+
+
+def as_written(text: str) -> str:
+    """``text`` with the inert forms of foreign mentions read back as the author wrote them.
+
+    The composer makes a foreign mention inert (U+2060 after its "@", or a Bluesky handle as its
+    profile link); a title or summary so changed is not a cut one.
+    """
+    text = text.replace(WORD_JOINER, "")
+    return regex.sub(regex.escape(BLUESKY_PROFILE) + r"(?=[\w-]+\.)", "@", text)
+
+
 def _cp_range(text: str, byte_range: tuple[int, int]) -> tuple[int, int]:
     raw = text.encode("utf-8")
     return len(raw[: byte_range[0]].decode("utf-8", "replace")), len(raw[: byte_range[1]].decode("utf-8", "replace"))
+
+
+def _host(url: str) -> str:
+    return regex.sub(r"^[a-z][a-z0-9+.-]*://", "", url, flags=regex.IGNORECASE).split("/")[0].split("?")[0]
+
+
+def _display_problem(shown: str, canonical: str) -> str | None:
+    """Why ``shown`` is not the canonical link's display text (None when it is).
+
+    The display is the link without its scheme and "www.": whole, or its start with the host whole,
+    then "...". Where the host is ASCII, RichText must also detect a link there (a client that reads
+    the text again finds the same link). An IDN host (``bücher.example.com``) is shown as written:
+    RichText's URL_REGEX (no /u flag) detects no scheme-less Unicode host at all, so no readable short
+    form of it could pass; on Bluesky the record's facet is authoritative (the AppView and every client
+    render links from facets, the server detects nothing), so for such a host the facet, its bytes
+    over exactly this display and the link card (checked in :func:`judge_plan`) are what must be right.
+    """
+    bare = regex.sub(r"^[a-z][a-z0-9+.-]*://", "", canonical, flags=regex.IGNORECASE)
+    if bare[:4].lower() == "www.":
+        bare = bare[4:]
+    if shown == bare:
+        return None
+    head = shown.removesuffix("...")
+    if head != shown and bare.startswith(head) and len(head) >= len(_host(canonical)):
+        return None
+    return f"the canonical link's facet is over {shown!r}, not its display"
 
 
 def _facet_failures(
@@ -355,19 +455,19 @@ def _facet_failures(
                 problems.append(f"tag facet {feature['tag']!r} over {piece!r}")
     found = {(f["index"]["byteStart"], f["index"]["byteEnd"]): f["features"] for f in detected}
     for rng in canonical_ranges:
+        shown = raw[rng[0] : rng[1]].decode("utf-8", "replace")
+        problem = _display_problem(shown, case.canonical)
         # The display text may end in "..." that RichText leaves out of the link: same start, within ours.
-        if not any(s == rng[0] and e <= rng[1] and any(x["$type"] == LINK for x in fs) for (s, e), fs in found.items()):
-            return [
-                Failure(
-                    "canonical-display-undetected",
-                    case.seed,
-                    case.fmt,
-                    case.label,
-                    index,
-                    f"RichText finds no link at the canonical link's bytes {rng}",
-                    text,
-                )
-            ]
+        if (
+            problem is None
+            and _host(case.canonical).isascii()
+            and not any(
+                s == rng[0] and e <= rng[1] and any(x["$type"] == LINK for x in fs) for (s, e), fs in found.items()
+            )
+        ):
+            problem = f"RichText finds no link at the canonical link's bytes {rng}"
+        if problem is not None:
+            return [Failure("canonical-display-undetected", case.seed, case.fmt, case.label, index, problem, text)]
     for facet in ours:
         rng = (facet["index"]["byteStart"], facet["index"]["byteEnd"])
         if rng in canonical_ranges:
@@ -418,7 +518,7 @@ def _fit_order(case: Case) -> list[Failure]:
     """The fitter drops the summary's end, then hashtags, then the title: never the other way round."""
     if not case.posts:
         return []
-    text = case.posts[0]["text"]
+    text = as_written(case.posts[0]["text"])
     plain = text.replace("#", "").replace("＃", "")
     appended = [h for h in HASHTAG.findall(text.rsplit("\n\n", 1)[-1])] if "\n\n" in text else []
     first_word = next(iter(regex.findall(r"[\p{L}\p{N}]+", case.summary)), "")

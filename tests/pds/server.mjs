@@ -80,6 +80,9 @@ await plc.start()
 
 const env = pdsPkg.readEnv()
 const pds = await pdsPkg.PDS.create(pdsPkg.envToCfg(env), pdsPkg.envToSecrets(env))
+// resolveHandle answers this PDS's own accounts (and "Unable to resolve handle" for other .test ones);
+// any other handle it would resolve over DNS and HTTPS, i.e. the internet: here it resolves to no one.
+pds.ctx.idResolver.handle.resolve = async () => undefined
 bindLoopback(pds.app)
 await pds.start()
 
