@@ -16,6 +16,7 @@ from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose, compose_platform, cut_with_ellipsis
 from bot.load import parse_article
+from bot.measure import mastodon as measure_mastodon
 from bot.measure import x as measure_x
 
 CANONICAL = "https://blog.example.com/2026/notes/"
@@ -262,7 +263,7 @@ def _x_mentions(post: str) -> list[str]:
 
 
 def _mastodon_mentions(post: str) -> list[str]:
-    return [post[start:end] for start, end, _ in text._mastodon_mentions(post)]
+    return [post[start:end] for start, end, _ in measure_mastodon._mastodon_mentions(post)]
 
 
 QUOTES = "Thanks @alice@mastodon.example, @bob.bsky.social and @carol for the review."
