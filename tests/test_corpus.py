@@ -80,13 +80,14 @@ def build_cases(items: list[Generated]) -> tuple[list[Case], list[Failure]]:
                 sources,
                 spec.mentions,
             )
-            case.posts = [_post(p) for p in platform_plan.posts]
+            case.posts = [_post(p, platform_plan.platform) for p in platform_plan.posts]
             cases.append(case)
     return cases, failures
 
 
-def _post(post: PlannedPost) -> dict[str, object]:
-    return {"text": post.text, "length": post.length, "facets": list(post.facets), "embed": post.embed}
+def _post(post: PlannedPost, platform: str) -> dict[str, object]:
+    embed = post.to_json(platforms.get(platform)).get("embed")  # the card in the platform's own shape
+    return {"text": post.text, "length": post.length, "facets": list(post.facets), "embed": embed}
 
 
 def judge_all(items: list[Generated], oracle: Oracle) -> tuple[list[Failure], int]:
@@ -380,7 +381,7 @@ def test_a_good_plan_passes_the_judge(oracle: Oracle) -> None:
             (article.title, article.summary),
             (),
         )
-        case.posts = [_post(p) for p in pp.posts]
+        case.posts = [_post(p, pp.platform) for p in pp.posts]
         case.ask(oracle)
         cases.append(case)
     oracle.settle()
