@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@$(BIN)/python -m compileall -q bot adapters  # bytecode, as pip gives an installed package (fast start)
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -144,10 +144,14 @@ class Adapter(Protocol):
         """
         ...
 
-    def quota(self) -> Quota | None:
+    def quota(self, action: str = "post") -> Quota | None:
         """The write quota left after the last call, from the platform's headers (None if unknown).
 
         The worker paces an account by it: no post is sent when nothing is left before the reset.
+        ``action`` ("post", "delete", "edit") names the call whose bucket is meant. A platform whose
+        buckets differ by action lists the actions with a bucket of their own in the class attribute
+        ``separate_quotas`` (X and Mastodon: ``{"delete"}``); the others share posting's bucket, and
+        then any action's answer is posting's quota (Bluesky: every repo write costs points of one).
         """
         ...
 

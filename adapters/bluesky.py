@@ -280,6 +280,7 @@ class BlueskyAdapter:
     """Posts to one Bluesky account (any PDS) with a reused session and idempotent ``putRecord`` writes."""
 
     platform: ClassVar[str] = "bluesky"
+    separate_quotas: ClassVar[frozenset[str]] = frozenset()  # every repo write spends points of one budget
 
     def __init__(self, settings: AccountSettings, kv: KeyValue) -> None:
         self.settings = settings
@@ -307,8 +308,9 @@ class BlueskyAdapter:
     def character_limit(self) -> int | None:
         return None  # 300 graphemes everywhere: the core's rules already know it
 
-    def quota(self) -> Quota | None:
-        """The write quota the PDS announced on the last ``com.atproto.repo.*`` write (None before any)."""
+    def quota(self, action: str = "post") -> Quota | None:
+        """The write quota the PDS announced on the last ``com.atproto.repo.*`` write (None before any):
+        creating, editing and deleting records spend points of one budget, so ``action`` makes no odds."""
         return self._quota
 
     def _note_quota(self, response: httpx.Response) -> None:

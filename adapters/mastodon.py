@@ -103,6 +103,7 @@ class MastodonAdapter:
     """One Mastodon account (``MASTODON_API_BASE_URL`` + ``MASTODON_ACCESS_TOKEN``)."""
 
     platform: ClassVar[str] = "mastodon"
+    separate_quotas: ClassVar[frozenset[str]] = frozenset({"delete"})  # deletes are limited apart; edits are not
 
     def __init__(self, settings: AccountSettings, kv: KeyValue) -> None:
         self._settings = settings
@@ -112,6 +113,7 @@ class MastodonAdapter:
         self._client: Any = None
         self._account_id: str | None = None
         self._quota: Quota | None = None  # what the last POST /api/v1/statuses answer said
+        self._delete_quota: Quota | None = None  # what the last DELETE /api/v1/statuses/:id answer said
         self._facts: ServerFacts | None = None
         self._http: Any = None  # a requests.Session for the discovery GETs
 
@@ -291,9 +293,10 @@ class MastodonAdapter:
                 self._quota = _client_quota(api)
         return self._ref(status)
 
-    def quota(self) -> Quota | None:
-        """The ``statuses`` quota the last post's answer announced (None before any, or without headers)."""
-        return self._quota
+    def quota(self, action: str = "post") -> Quota | None:
+        """The ``statuses`` quota the last post's (or edit's) answer announced, or with ``action="delete"``
+        the quota of the last delete, which Mastodon limits apart (None before any, or without headers)."""
+        return self._delete_quota if action == "delete" else self._quota
 
     def _media_id(self, post: PostRequest, image: ImageSpec) -> str:
         """Upload the image once per idempotency key (retries reuse it) and wait until it is processed.
@@ -414,12 +417,16 @@ class MastodonAdapter:
     def delete(self, ref: PostRef) -> bool:
         """Delete a status; one that is already gone (404) counts as deleted (False)."""
         api = self._api
+        before = api.ratelimit_lastcall
         try:
             self._call(api.status_delete, ref.id)
         except Permanent as exc:
             if exc.status != 404:
                 raise
             return False
+        finally:
+            if api.ratelimit_lastcall != before:
+                self._delete_quota = _client_quota(api)
         return True
 
     def edit(self, ref: PostRef, post: PostRequest) -> PostRef:
@@ -427,8 +434,13 @@ class MastodonAdapter:
         history (``/api/v1/statuses/:id/history``). Media and the content warning stay as they are."""
         api = self._api
         spoiler = self._settings.options.get("spoiler_text")
-        status = self._call(api.status_update, ref.id, status=post.text,
-                            spoiler_text=str(spoiler) if spoiler else None)
+        before = api.ratelimit_lastcall
+        try:
+            status = self._call(api.status_update, ref.id, status=post.text,
+                                spoiler_text=str(spoiler) if spoiler else None)
+        finally:
+            if api.ratelimit_lastcall != before:  # an edit counts against the same quota as a post
+                self._quota = _client_quota(api)
         return self._ref(status)
 
     def close(self) -> None:

@@ -99,12 +99,14 @@ class XAdapter:
     """Posts to one X account with tweepy's v2 ``Client`` (see the module docstring)."""
 
     platform: ClassVar[str] = "x"
+    separate_quotas: ClassVar[frozenset[str]] = frozenset({"delete"})  # DELETE /2/tweets/:id: its own 15-min bucket
 
     def __init__(self, settings: AccountSettings, kv: KeyValue) -> None:
         self.settings = settings
         self.kv = kv
         self.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
         self._quota: Quota | None = None  # from the rate-limit headers of the last POST /2/tweets
+        self._delete_quota: Quota | None = None  # from those of the last DELETE /2/tweets/:id
 
     # --- the SDK, built on first use ---------------------------------------------------------------
     def _credentials(self) -> dict[str, str]:
@@ -148,14 +150,22 @@ class XAdapter:
         """X does not say: the core's 280 weighted characters apply."""
         return None
 
-    def quota(self) -> Quota | None:
-        """The posting quota X announced on the last ``POST /2/tweets`` (None before any)."""
-        return self._quota
+    def quota(self, action: str = "post") -> Quota | None:
+        """The posting quota X announced on the last ``POST /2/tweets``, or with ``action="delete"`` the
+        deleting quota of the last ``DELETE /2/tweets/:id`` (None before any)."""
+        return self._delete_quota if action == "delete" else self._quota
 
     def _note_quota(self, response: Any) -> None:
-        """Keep the tightest of the 15-minute window and the 24-hour caps a post answer announced."""
+        """Keep the tightest of the 15-minute window and the 24-hour caps a post answer announced, and
+        the 15-minute window of a delete answer (a bucket of its own)."""
         request = getattr(response, "request", None)
-        if request is None or request.method != "POST" or not str(request.url).split("?")[0].endswith("/2/tweets"):
+        if request is None:
+            return
+        path = str(request.url).split("?")[0]
+        if request.method == "DELETE" and "/2/tweets/" in path:
+            self._delete_quota = _header_quota(response.headers, "x-rate-limit") or self._delete_quota
+            return
+        if request.method != "POST" or not path.endswith("/2/tweets"):
             return
         found = [q for q in (_header_quota(response.headers, prefix) for prefix in
                              ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour")) if q is not None]

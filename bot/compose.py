@@ -34,7 +34,14 @@ _SENTENCE_END = regex.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+|(?<=[�
 _BLOCK_SPLIT = regex.compile(r"\n[ \t]*\n")
 _GRAPHEME = regex.compile(r"\X")
 _ATOMIC = regex.compile(r"^(?:https?://|www\.|[#$@])", regex.IGNORECASE)
-_TRAILING_PUNCT = regex.compile(r"[\s,;:–—\-(\[/]+$")
+# What "…" should not follow: the `regex` module's \s (Unicode White_Space) and some punctuation.
+# str.rstrip of these characters is the same as removing r"[\s,;:–—\-(\[/]+$" (tests/test_perf.py).
+UNICODE_WHITE_SPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+                       "\u2028\u2029\u202f\u205f\u3000")
+_TRAILING_PUNCT = UNICODE_WHITE_SPACE + ",;:–—-([/"
+_ASCII_WHITE_SPACE = "\t\n\x0b\x0c\r "  # white space to every platform's link detector (not U+0085: JS \S)
+_WORD = regex.compile(r"\S+")
+_SPACE_RUN = regex.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -124,13 +131,34 @@ class Plan:
 # --- templates ------------------------------------------------------------------------------------
 
 
+@functools.cache
 def default_templates_dir() -> Path:
-    """``templates/`` of the checkout, or the copy shipped inside the wheel."""
+    """``templates/`` of the checkout, or the copy shipped inside the wheel (looked up once per process)."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_templates", here.parent / "templates"):
         if candidate.is_dir():
             return candidate
     raise ConfigError("the post templates are missing from this installation (templates/*.j2)")
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(templates_dir: str) -> Any:
+    """One Jinja environment per templates directory, for the whole process.
+
+    Its bytecode cache (Jinja's own, in the user's temporary directory, keyed by each template's
+    source) lets a new process skip lexing, parsing and compiling the templates: most of a dry run's
+    template cost. Without a usable cache directory, templates are simply compiled each time.
+    """
+    import jinja2
+
+    try:
+        cache: jinja2.BytecodeCache | None = jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        cache = None
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir), bytecode_cache=cache, autoescape=False,
+        keep_trailing_newline=False, undefined=jinja2.StrictUndefined, auto_reload=False,
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -143,13 +171,32 @@ def _template(templates_dir: str, platform: str) -> Callable[..., str]:
         path = Path(shipped)  # a platform registered from outside ships its own default template
     if not path.is_file():
         raise ConfigError(f"no template {path}: a templates directory needs {platform}.j2")
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
     try:
-        template = env.from_string(path.read_text(encoding="utf-8"))
+        template = _environment(str(path.parent)).get_template(path.name)
     except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:
         line = getattr(exc, "lineno", "?")
         raise ConfigError(f"template {path} line {line}: {exc}") from None
-    return template.render
+    return _fast_render(template)
+
+
+def _fast_render(template: Any) -> Callable[..., str]:
+    """``template.render``, with the template's globals copied once rather than at every call.
+
+    Template.render builds each context from a ChainMap of the globals and the variables; the
+    fitter renders a template a few times per platform and article, so that copy was a tenth of
+    composing. Same context contents, same output; an error raises as from ``render``.
+    """
+    env = template.environment
+    globals_ = dict(template.globals)
+
+    def render(**fields: Any) -> str:
+        context = template.new_context({**globals_, **fields}, shared=True)
+        try:
+            return str(env.concat(template.root_render_func(context)))
+        except Exception:
+            return str(env.handle_exception())
+
+    return render
 
 
 def _render(render: Callable[..., str], **fields: Any) -> str:
@@ -178,7 +225,7 @@ def _cut_points(value: str) -> list[int]:
     followed by punctuation, a link is one unit.
     """
     points: list[int] = []
-    for m in regex.finditer(r"\S+", value):
+    for m in _WORD.finditer(value):
         word = m.group()
         if len(word) > 24 and not _ATOMIC.match(word):
             offset = m.start()
@@ -194,7 +241,7 @@ def _cut_points(value: str) -> list[int]:
 
 def _ellipsis_head(value: str, point: int) -> str:
     """``value`` cut at ``point`` without the punctuation and spaces "…" should not follow."""
-    return str(_TRAILING_PUNCT.sub("", value[:point]))
+    return value[:point].rstrip(_TRAILING_PUNCT)
 
 
 def _ends_in_ellipsis(head: str) -> bool:
@@ -202,7 +249,17 @@ def _ends_in_ellipsis(head: str) -> bool:
 
 
 def _glued_to_link(head: str) -> bool:
-    """True when "…" after ``head`` would touch a link (Bluesky would make it part of the link)."""
+    """True when "…" after ``head`` would touch a link (Bluesky would make it part of the link).
+
+    Only the text from the last ASCII white space before the last 4 characters on is looked at: no
+    platform's link runs across one (X's and Bluesky's stop at any white space, Mastodon's windows
+    at ASCII white space), so every link ending within 3 characters of the end is found there, and a
+    long summary's cut points no longer cost a search of the whole head each (tests/test_perf.py).
+    """
+    before = max(0, len(head) - 4)  # a link may end up to 3 characters before the end (a "..." after it)
+    cut = max(head.rfind(space, 0, before) for space in _ASCII_WHITE_SPACE)
+    if cut > 0:
+        head = head[cut:]
     if _ends_in_ellipsis(head):
         return any(end >= len(head) - 3 for _, end in text.url_spans(head))
     return any(end >= len(head) for _, end in text.url_spans(head + ELLIPSIS))
@@ -210,11 +267,22 @@ def _glued_to_link(head: str) -> bool:
 
 def ellipsis_points(value: str) -> list[int]:
     """The cut points of ``value`` after which "…" may go: none right after (or inside) a link."""
+    return list(_ellipsis_points(value))
+
+
+@functools.lru_cache(maxsize=64)  # one article's platforms share it; small, so a batch gains nothing across articles
+def _ellipsis_points(value: str) -> tuple[int, ...]:
+    """:func:`ellipsis_points`, kept: the fitter asks for the same summary's points many times."""
     points = _cut_points(value)
     if not text.url_spans(value):
-        return points
+        return tuple(points)
     last = len(value)
-    return [p for p in points if p >= last or not _glued_to_link(_ellipsis_head(value, p))]
+    return tuple(p for p in points if p >= last or not _glued_to_link(_ellipsis_head(value, p)))
+
+
+@functools.lru_cache(maxsize=64)
+def _sentences(paragraph: str) -> tuple[str, ...]:
+    return tuple(sentences(paragraph))
 
 
 def cut_with_ellipsis(value: str, keep: int, points: Sequence[int] | None = None) -> str:
@@ -224,7 +292,7 @@ def cut_with_ellipsis(value: str, keep: int, points: Sequence[int] | None = None
     """
     if keep <= 0:
         return ""
-    points = points if points is not None else ellipsis_points(value)
+    points = points if points is not None else _ellipsis_points(value)
     if keep >= len(points):
         return value
     head = _ellipsis_head(value, points[keep - 1])
@@ -303,6 +371,13 @@ def with_utm(url: str, utm: Sequence[tuple[str, str]]) -> str:
 
 @dataclass
 class _Fitter:
+    """Renders candidate posts and searches for the longest that fits.
+
+    The searches ask about the same candidate more than once (each binary search re-checks its
+    answer; the hashtag search re-runs the summary search): every rendered post, every verdict and
+    every fitted summary is kept for the fitter's lifetime (one platform of one article).
+    """
+
     rules: platforms.Platform
     render: Callable[..., str]
     title: str
@@ -310,10 +385,20 @@ class _Fitter:
     inline: bool
     lang: str | None
     suffix: str = ""  # the thread's part number
+    _posts: dict[tuple[str, str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
+    _fits: dict[tuple[str, str, tuple[str, ...]], bool] = field(default_factory=dict, repr=False)
+    _summaries: dict[tuple[str, str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
 
     def post(self, title: str, summary: str, tags: Sequence[str]) -> str:
+        key = (title, summary, tuple(tags))
+        found = self._posts.get(key)
+        if found is None:
+            found = self._posts[key] = self._post(title, summary, tags)
+        return found
+
+    def _post(self, title: str, summary: str, tags: Sequence[str]) -> str:
         # A tag the author already wrote as a hashtag is neither made a hashtag again in place nor appended.
-        written = {text.hashtag_key(t) for t in _tags_in(f"{title}\n{summary}")}
+        written = _written_tags(title, summary)
         if written:
             tags = [t for t in tags if text.hashtag_key(t) not in written]
         if self.inline and summary:
@@ -330,7 +415,11 @@ class _Fitter:
         return body + self.suffix
 
     def fits(self, title: str, summary: str, tags: Sequence[str]) -> bool:
-        return self.rules.fits(self.post(title, summary, tags))
+        key = (title, summary, tuple(tags))
+        found = self._fits.get(key)
+        if found is None:
+            found = self._fits[key] = self.rules.fits(self.post(title, summary, tags))
+        return found
 
     def fit(self, summary: str, tags: list[str]) -> str:
         """Shorten the summary, then drop hashtags from the last, then the summary, then cut the title.
@@ -350,7 +439,7 @@ class _Fitter:
             keep = _longest(len(tags), lambda k: self.fits(title, "", tags[:k]))
             if keep:
                 return self.post(title, "", tags[:keep])
-        points = ellipsis_points(title)
+        points = _ellipsis_points(title)
         keep = _longest(len(points), lambda k: self.fits(cut_with_ellipsis(title, k, points), "", []))
         post = self.post(cut_with_ellipsis(title, keep, points), "", [])
         if not self.rules.fits(post):
@@ -361,14 +450,21 @@ class _Fitter:
         return post
 
     def _fit_summary(self, title: str, summary: str, tags: Sequence[str]) -> str:
+        key = (title, summary, tuple(tags))
+        found = self._summaries.get(key)
+        if found is None:
+            found = self._summaries[key] = self._fit_summary_uncached(title, summary, tags)
+        return found
+
+    def _fit_summary_uncached(self, title: str, summary: str, tags: Sequence[str]) -> str:
         if not summary:
             return ""
-        parts = sentences(summary)
+        parts = _sentences(summary)
         if len(parts) > 1:
             keep = _longest(len(parts) - 1, lambda k: self.fits(title, " ".join(parts[:k]), tags))
             if keep:
                 return " ".join(parts[:keep])
-        points = ellipsis_points(summary)
+        points = _ellipsis_points(summary)
         keep = _longest(len(points), lambda k: self.fits(title, cut_with_ellipsis(summary, k, points), tags))
         return cut_with_ellipsis(summary, keep, points)
 
@@ -460,7 +556,7 @@ def compose_platform(
         rules = with_server_rule(rules, options.counting)
     render = _template(str(templates_dir or default_templates_dir()), platform)
     if options.link != "omit":
-        validate_canonical_url(article.url)
+        _validated_url(article.url)
     url = with_utm(article.url, options.utm) if article.url else ""
     shown = text.shorten_url_for_display(url) if (url and rules.shortens_links) else url
     links = [(shown, url)] if rules.shortens_links and url else []
@@ -511,6 +607,12 @@ def compose_platform(
                         rules.unit if options.counting else None)
 
 
+@functools.lru_cache(maxsize=256)
+def _validated_url(url: Any) -> str:
+    """validate_canonical_url, once per link rather than once per platform (a refusal is not kept)."""
+    return validate_canonical_url(url)
+
+
 def _body_parts(body: str, rules: platforms.Platform, room_parts: int) -> list[str]:
     if room_parts <= 0:
         return []
@@ -556,6 +658,12 @@ def _part_number(index: int, total: int) -> str:
 _TAG_IN_TEXT = regex.compile(r"(?<![\w&])[#＃]([\p{L}\p{M}\p{N}_]+)")
 
 
+@functools.lru_cache(maxsize=256)
+def _written_tags(title: str, summary: str) -> frozenset[str]:
+    """The hashtag keys a title and summary already write (the fitter asks for each candidate)."""
+    return frozenset(text.hashtag_key(t) for t in _tags_in(f"{title}\n{summary}"))
+
+
 def _tags_in(post: str) -> list[str]:
     return [str(t) for t in _TAG_IN_TEXT.findall(post)]
 
@@ -569,13 +677,13 @@ def _card(article: Article, url: str, summary: str) -> LinkCard:
 def _card_description(summary: str, max_graphemes: int = 300) -> str:
     if len(summary) <= max_graphemes:
         return summary
-    points = ellipsis_points(summary)
+    points = _ellipsis_points(summary)
     keep = _longest(len(points), lambda k: text.graphemes(cut_with_ellipsis(summary, k, points)) <= max_graphemes)
     return cut_with_ellipsis(summary, keep, points)
 
 
 def _clean(value: str) -> str:
-    return str(regex.sub(r"\s+", " ", value or "")).strip()
+    return str(_SPACE_RUN.sub(" ", value or "")).strip()
 
 
 def compose(

@@ -1,11 +1,13 @@
 """Mastodon-API servers are not all Mastodon: each software's own counting rule, limit and idempotency.
 
-Mastodon.py talks to Pleroma, Akkoma, GoToSocial, Takahē and others, but each of them measures a status
-its own way. This module is the one table of what each software does (read from its code; the source is
-on every row) and the one place that turns what a server told us (:class:`ServerFacts`, discovered by
-the adapter from NodeInfo and the instance document) into the limit, the counting rule and a sentence
+Mastodon.py talks to Pleroma, Akkoma, GoToSocial, Takahē, Iceshrimp.NET, Sharkey, Friendica, snac and
+others, but each of them measures a status its own way (Friendica and snac do not check it at all).
+This module is the one table of what each software does (read from its code; the source is on every
+row) and the one place that turns what a server told us (:class:`ServerFacts`, discovered by the
+adapter from NodeInfo and the instance document) into the limit, the counting rule and a sentence
 saying where the limit came from. A server we do not know is measured conservatively: every character
-of every link counts, in code points, and the limit is 500 unless the instance announces one.
+of every link counts, in UTF-16 units (the largest unit any of these servers counts in: Iceshrimp.NET
+and Sharkey count UTF-16, where an emoji is 2), and the limit is 500 unless the instance announces one.
 
 Units: *graphemes* are extended grapheme clusters (a ZWJ family emoji is 1), *code points* are Python's
 ``len`` (the family is 7), *UTF-16 units* count every astral character twice (the family is 11).
@@ -43,10 +45,6 @@ def _code_points(post: str, _url_weight: int) -> int:
 
 def _utf16_units(post: str, _url_weight: int) -> int:
     return len(post.encode("utf-16-le")) // 2
-
-
-def _utf8_bytes(post: str, _url_weight: int) -> int:
-    return text.utf8_len(post)
 
 
 @dataclass(frozen=True)
@@ -102,29 +100,42 @@ SERVER_RULES: dict[str, ServerRule] = {
             "jointakahe/takahe api/views/statuses.py post_status; api/views/instance.py",
         ),
         ServerRule(
-            "iceshrimp", "Iceshrimp", "UTF-16 units (conservative: not verified)", "full length",
-            _utf16_units, "configuration.statuses.max_characters", False,
-            "not verified in code (iceshrimp.dev); JavaScript/C# string length is UTF-16", verified=False,
+            "iceshrimp.net", "Iceshrimp.NET", "UTF-16 units (C# string.Length of status + spoiler_text)",
+            "full length (it announces 23 but does not apply it); mentions in full", _utf16_units,
+            "configuration.statuses.max_characters (v1, v2), max_toot_chars (v1)", True,
+            "iceshrimp/iceshrimp.net Iceshrimp.Backend/Core/Services/NoteService.cs CreateNoteAsync; "
+            "Controllers/Mastodon/StatusController.cs PostNote (Idempotency-Key kept 24 h)",
         ),
         ServerRule(
-            "sharkey", "Sharkey", "UTF-16 units (conservative: not verified)", "full length",
-            _utf16_units, "configuration.statuses.max_characters", False,
-            "not verified in code (activitypub.software/TransFem-org/Sharkey); JavaScript string length",
-            verified=False,
+            "iceshrimp", "Iceshrimp (JavaScript, before .NET)", "UTF-16 units (conservative: not verified)",
+            "full length", _utf16_units, "configuration.statuses.max_characters", False,
+            "not verified: its length check was not found in the code read (iceshrimp.dev); JavaScript "
+            "string length is UTF-16", verified=False,
         ),
         ServerRule(
-            "friendica", "Friendica", "code points (conservative: not verified)", "full length",
-            _code_points, "configuration.statuses.max_characters / max_toot_chars", False,
-            "not verified in code (github.com/friendica/friendica src/Module/Api/Mastodon)", verified=False,
+            "sharkey", "Sharkey", "UTF-16 units (JavaScript text.length of status, checked by notes/create)",
+            "full length (it announces the length of its own URL, not applied); mentions in full",
+            _utf16_units, "configuration.statuses.max_characters (v1, v2)", False,
+            "Sharkey packages/backend/src/server/api/endpoints/notes/create.ts (maxNoteLength); "
+            "server/api/mastodon/endpoints/status.ts passes status unchanged; read in a GitHub mirror",
         ),
         ServerRule(
-            "snac", "snac", "UTF-8 bytes (conservative: not verified)", "full length",
-            _utf8_bytes, "configuration.statuses.max_characters", False,
-            "not verified in code (codeberg.org/grunfink/snac2 mastoapi.c); C strlen counts bytes",
-            verified=False,
+            "friendica", "Friendica", "no check on POST /api/v1/statuses; code points against the announced number",
+            "full length (it announces 23; nothing is applied)", _code_points,
+            "configuration.statuses.max_characters (v1, v2), max_toot_chars (v1): config api_import_size, "
+            "else max_import_size (200000)", False,
+            "friendica/friendica src/Module/Api/Mastodon/Statuses.php post; "
+            "src/Module/Api/Mastodon/InstanceV2.php buildConfigurationInfo",
         ),
         ServerRule(
-            CONSERVATIVE, "unknown server", "code points", "full length", _code_points,
+            "snac", "snac", "no check on POST /api/v1/statuses; code points against the announced number",
+            "full length (it announces 32; nothing is applied)", _code_points,
+            "configuration.statuses.max_characters (v1 only; fixed 100000)", False,
+            "grunfink/snac2 mastoapi.c mastoapi_post_handler \"/v1/statuses\", "
+            "mastoapi_get_handler \"/v1/instance\"",
+        ),
+        ServerRule(
+            CONSERVATIVE, "unknown server", "UTF-16 units", "full length", _utf16_units,
             "configuration.statuses.max_characters / max_toot_chars, else 500 assumed", False,
             "crosspost's own conservative rule (issue 8)", verified=False,
         ),
@@ -218,7 +229,8 @@ def no_account_limit(options: Opts) -> Opts:
 def is_length_refusal(status: int | None, message: str) -> bool:
     """Whether a refusal says the status was too long (any software's wording)."""
     lowered = message.lower()
-    return status in (400, 422) and any(w in lowered for w in ("too long", "character limit"))
+    wordings = ("too long", "character limit", "cannot exceed", "max_length")  # Iceshrimp.NET; Sharkey's code
+    return status in (400, 422) and any(w in lowered for w in wordings)
 
 
 def _short_version(version: str | None) -> str:
@@ -257,13 +269,12 @@ def dry_run_options(settings: Any, platform: str, account: str, options: Opts,
     without, the assumed limit and why. Platforms whose adapter knows no server are left as they are."""
     from bot import platforms as registry
 
-    cls = registry.get(platform).adapter_class()
-    if not callable(getattr(cls, "server_facts", None)):
+    if not registry.get(platform).server_limits:  # imports no adapter: a dry run stays fast
         return options
     found = [a for a in settings.accounts if a.platform == platform and a.account == account]
     if not found:
         return no_account_limit(options)
-    adapter = cls(found[0], kv())
+    adapter = registry.get(platform).adapter_class()(found[0], kv())
     try:
         return server_options(options, adapter) or options
     finally:

@@ -4,6 +4,13 @@ Each entry is known by two keys in the store's ``feed_seen`` table: its id (``<g
 its link. An entry counts as seen when *either* key was seen, and every poll marks both, so an edited
 entry (same id, new title) and a re-keyed entry (new id, same link) are not queued again.
 
+A seen entry whose content changed is an edit. Every mark keeps a fingerprint of what composition reads
+from the entry (:func:`fingerprint`: title, summary, tags, link, image); when a later poll finds a seen
+entry with another fingerprint, the new Article goes to :func:`bot.lifecycle.apply_edit`, the path of a
+Ghost ``post.published.edited``: a queued job is given the new article, published posts are updated
+where ``on_edit = "update"``. A mark without a fingerprint (made before they were kept) only gets one
+recorded: the first poll after an upgrade does not take every old entry for an edit.
+
 The first poll of a feed only records what is already there (a blog's back catalogue is not news),
 unless ``backfill=N`` asks for the N newest entries. "First poll" is remembered by a marker key in
 ``feed_seen``, not guessed from the entries, so a feed whose every entry changed between two polls
@@ -62,11 +69,13 @@ Fetcher = Callable[..., bot.fetch.FetchResult]
 class PollResult:
     """What one poll did: the ids of the jobs it created (an article already queued by the webhook or
     another watcher is not queued again), and how many entries it saw for the first time (marked seen
-    now, queued or not). ``first_run`` says this was the feed's first poll."""
+    now, queued or not). ``first_run`` says this was the feed's first poll. ``edited`` has the article
+    keys of seen entries whose content changed (each handed to :func:`bot.lifecycle.apply_edit`)."""
 
     queued: list[int] = field(default_factory=list)
     seen_now: int = 0
     first_run: bool = False
+    edited: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,23 @@ class FeedEntry:
     keys: tuple[str, ...]
     published: float | None  # epoch seconds, when the feed gives a date
     position: int  # index in the document
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.article)
+
+
+def fingerprint(article: Article) -> str:
+    """A digest of what composition reads from a feed entry: when it changes, the posts would differ.
+
+    The categories are in it (WordPress tags are chosen from them later); the body is not (a post is
+    made from the title, summary, tags, link and image, and a feed's full text changes for reasons of
+    its own, such as a comment count)."""
+    import json
+
+    basis = [article.title, article.summary, list(article.tags), list(article.extra.get("categories") or ()),
+             article.url, article.image, article.image_alt, article.lang]
+    return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
 
 
 def queue_targets(settings: Settings, targets: Sequence[str] | None) -> list[str]:
@@ -255,7 +281,8 @@ def poll_feed(
     """Fetch ``feed_url`` once and queue a job per new entry; see the module docstring for the rules.
 
     ``targets`` defaults to every configured platform. Jobs run at now + ``delay_seconds``, oldest
-    entry first. Entries the publishing policy refuses (no valid link, not published) are marked seen but
+    entry first. A seen entry whose content changed is an edit (see the module docstring). Entries the
+    publishing policy refuses (no valid link, not published) are marked seen but
     not queued, with a warning. Raises
     InputError when the feed cannot be fetched or parsed, StoreError when the database fails; a poll
     that fails part-way is safe to repeat (enqueueing is deduplicated by article key).
@@ -275,8 +302,8 @@ def poll_feed(
     _warn_reused_ids(feed_url, entries)
     first_run = not store.feed_seen(feed_url, [FIRST_POLL_MARKER])
     all_keys = [k for e in entries for k in e.keys]
-    seen = store.feed_seen(feed_url, all_keys)
-    new = [e for e in entries if not seen.intersection(e.keys)]
+    known = store.feed_fingerprints(feed_url, all_keys)
+    new = [e for e in entries if not known.keys() & set(e.keys)]
     # One article may appear twice in a feed (two ids, one link): the first occurrence decides.
     claimed: set[str] = set()
     fresh: list[FeedEntry] = []
@@ -297,7 +324,7 @@ def poll_feed(
                 "feed entry not queued",
                 extra={"feed": feed_url, "title": article.title, "reason": str(exc)},
             )
-            store.feed_mark(feed_url, list(entry.keys))
+            store.feed_mark(feed_url, list(entry.keys), fingerprint=entry.fingerprint)
             continue
         job, created = store.enqueue(
             article=article.to_dict(),
@@ -306,7 +333,7 @@ def poll_feed(
             run_at=run_at,
             dedupe_key=article.key,
         )
-        store.feed_mark(feed_url, list(entry.keys))
+        store.feed_mark(feed_url, list(entry.keys), fingerprint=entry.fingerprint)
         if created:
             queued.append(job.id)
         log.info(
@@ -314,10 +341,58 @@ def poll_feed(
             extra={"feed": feed_url, "article": article.key, "job": job.id, "url": article.url},
         )
     # Everything else that is new (the back catalogue on a first run, duplicates) is only marked seen.
-    store.feed_mark(feed_url, [k for e in new for k in e.keys])
+    store.feed_mark_many(feed_url, [(k, e.fingerprint) for e in new for k in e.keys])
     if first_run:
         store.feed_mark(feed_url, [FIRST_POLL_MARKER])
-    return PollResult(queued=queued, seen_now=len(new), first_run=first_run)
+    seen_before = [e for e in entries if known.keys() & set(e.keys)]
+    edited = _edits(store, feed_url, seen_before, known, settings, targets, fetch)
+    return PollResult(queued=queued, seen_now=len(new), first_run=first_run, edited=edited)
+
+
+def _edits(
+    store: Store,
+    feed_url: str,
+    entries: list[FeedEntry],
+    known: dict[str, str | None],
+    settings: Settings,
+    targets: Sequence[str] | None,
+    fetch: Fetcher,
+) -> list[str]:
+    """Hand every seen entry whose fingerprint changed to :func:`bot.lifecycle.apply_edit`; returns their
+    article keys. The new fingerprint is recorded once the edit is handed over (a failure before that
+    is tried again at the next poll), and recorded without an edit where none was kept yet."""
+    from bot.lifecycle import apply_edit
+
+    claimed: set[str] = set()
+    changed: list[FeedEntry] = []
+    for entry in entries:
+        if claimed.intersection(entry.keys):
+            continue  # one article twice in the feed: the first occurrence decides, as for new entries
+        claimed.update(entry.keys)
+        recorded = {known[k] for k in entry.keys if known.get(k)}
+        if entry.fingerprint in recorded:
+            if len(recorded) > 1 or any(k not in known or not known[k] for k in entry.keys):
+                store.feed_mark(feed_url, list(entry.keys), fingerprint=entry.fingerprint)  # keys agree again
+            continue
+        if not recorded:  # marked before fingerprints were kept: this is the content now, not an edit
+            store.feed_mark(feed_url, list(entry.keys), fingerprint=entry.fingerprint)
+            continue
+        changed.append(entry)
+    edited: list[str] = []
+    for entry in _with_wordpress_tags(changed, settings, store, fetch):
+        article = entry.article
+        try:
+            check_publishable(article)
+        except InputError as exc:  # e.g. its link is gone: not an edit to spread; recorded, said once
+            log.warning("changed feed entry not applied",
+                        extra={"feed": feed_url, "title": article.title, "reason": str(exc)})
+        else:
+            job = store.job_by_dedupe_key(article.key)
+            apply_edit(store, settings, article, job, targets=list(targets or ()))
+            log.info("feed entry changed", extra={"feed": feed_url, "article": article.key, "url": article.url})
+            edited.append(article.key)
+        store.feed_mark(feed_url, list(entry.keys), fingerprint=entry.fingerprint)
+    return edited
 
 
 def _news(entries: list[FeedEntry], settings: Settings, feed_url: str) -> list[FeedEntry]:
@@ -419,10 +494,11 @@ def watch_loop(
         except Exception:  # a parser bug must not end the watch; the next poll may succeed
             log.exception("feed poll crashed", extra={"feed": feed_url})
         else:
-            if outcome.queued or outcome.first_run:
+            if outcome.queued or outcome.first_run or outcome.edited:
                 log.info(
                     "feed polled",
-                    extra={"feed": feed_url, "queued": len(outcome.queued), "new": outcome.seen_now},
+                    extra={"feed": feed_url, "queued": len(outcome.queued), "new": outcome.seen_now,
+                           "edited": len(outcome.edited)},
                 )
             if on_poll is not None:
                 on_poll(outcome)

@@ -124,7 +124,7 @@ class Lifecycle:
                 ref = _ref(row)
                 fields = {"article": row.article_key, "platform": row.platform, "account": row.account,
                           "part": row.part, "post_id": ref.id}
-                gone_now = self._call(adapter.delete, ref)
+                gone_now = self._call("delete", adapter, account, adapter.delete, ref)
                 self.store.ledger_mark_deleted(row.id, note=None if gone_now else ALREADY_GONE)
                 log.info("deleted" if gone_now else "already_deleted", extra=fields)
                 result.posts.append(ref)
@@ -181,7 +181,7 @@ class Lifecycle:
                 ref = _ref(row)
                 post = PostRequest(text=text, idempotency_key=row.idempotency_key, lang=article.lang)
                 try:
-                    edited = self._call(adapter.edit, ref, post)
+                    edited = self._call("edit", adapter, account, adapter.edit, ref, post)
                 except NotSupported as exc:
                     result.status, result.error = NOT_EDITABLE, str(exc)
                     return
@@ -195,10 +195,28 @@ class Lifecycle:
                 adapter.close()
 
     # --- shared ------------------------------------------------------------------------------------
-    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
-        """One platform call under the publisher's retry policy; a rate limit past the wait defers."""
+    def _call(self, action: str, adapter: Adapter, account: AccountSettings, method: Callable[..., Any],
+              *args: Any) -> Any:
+        """One platform call under the publisher's retry policy, paced like posting: what the platform said
+        is left of ``action``'s bucket is recorded after every answer (its own pace key where the platform
+        limits the action apart, so posting's numbers are never overwritten), and a spent bucket is waited
+        for before the call, not hammered. A reset past the allowed wait defers (the worker reschedules)."""
+        publisher = self.publisher
+
+        def attempt() -> Any:
+            until = publisher.spent_until(account.platform, account.account, action)
+            if until is not None:
+                raise RateLimited(f"{account.platform}: {action} quota spent (paced)", retry_at=until, status=None)
+            try:
+                answer = method(*args)
+            except RateLimited as exc:
+                publisher.remember_quota(adapter, account.account, exhausted_until=exc.retry_at, action=action)
+                raise
+            publisher.remember_quota(adapter, account.account, action=action)
+            return answer
+
         try:
-            return self.publisher.policy()(method, *args)
+            return publisher.policy()(attempt)
         except RateLimited as exc:
             raise TargetDeferred(exc) from None
 

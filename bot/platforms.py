@@ -79,6 +79,9 @@ class Platform:
     # The platform's own count where ``measure`` deliberately counts more to stay safe (X: the larger
     # of two emoji readings); None when ``measure`` is the platform's own count.
     own_measure: Callable[[str], int] | None = None
+    # Each server sets its own limit, which the adapter reads (``server_facts``): a dry run asks it, or
+    # says it assumed the default. Lets a dry run without accounts skip importing the adapters.
+    server_limits: bool = False
     template: str | None = None  # the default template's path when not templates/NAME.j2 (a plug-in's own)
     own_modules: tuple[str, ...] = field(default=())  # bot/ modules that may name this platform
 
@@ -96,6 +99,8 @@ class Platform:
 
     def with_limit(self, limit: int | None, url_weight: int | None = None) -> Platform:
         """The same platform with an account's own limit (e.g. what its server says)."""
+        if not limit and not url_weight:
+            return self
         return replace(self, limit=limit or self.limit, url_weight=url_weight or self.url_weight)
 
     def adapter_class(self) -> type[Adapter]:
@@ -237,7 +242,7 @@ register(Platform(
     base_url_env="MASTODON_API_BASE_URL",
     setup="Preferences → Development → New application, scope write:statuses write:media",
     aliases=("toot", "fediverse"), account_options=("visibility", "spoiler_text", "sensitive"),
-    announces_url_weight=True, mention_kind=MENTION_FEDIVERSE,
+    announces_url_weight=True, mention_kind=MENTION_FEDIVERSE, server_limits=True,
     own_modules=("bot/measure/mastodon.py", "bot/fediverse.py", "bot/sandbox/mastodon.py",
                  "bot/sandbox/flavors.py"),
 ))

@@ -18,6 +18,7 @@ article snapshot so that the worker honours it); nothing gets past rule 2.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import unicodedata
 from typing import Any
@@ -92,6 +93,8 @@ def publication_state(*, status: Any = None, draft: Any = None, published: Any =
 
 
 def _bad_character(url: str) -> str | None:
+    if url.isascii() and url.isprintable() and " " not in url:
+        return None  # printable ASCII but space: no whitespace, control or invisible character
     for ch in url:
         category = unicodedata.category(ch)
         if ch.isspace() or category in ("Zs", "Zl", "Zp"):
@@ -101,6 +104,7 @@ def _bad_character(url: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # a blog's links share a host: IDNA-check it once per process
 def _host_problem(host: str) -> str | None:
     """Why ``host`` (already lower-cased, brackets removed) is not a usable host name or IP, or None."""
     try:

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,9 +68,30 @@ class TargetResult:
         return data
 
 
-def pace_key(platform: str, account: str) -> str:
-    """Where the store keeps an account's last known write quota."""
+POST = "post"
+"""The action of publishing; ``"delete"`` and ``"edit"`` are the lifecycle's (bot/lifecycle.py)."""
+
+
+def pace_key(platform: str, account: str, action: str = POST) -> str:
+    """Where the store keeps an account's last known write quota for ``action``.
+
+    One key per rate-limit bucket: an action the platform limits apart (its adapter's
+    ``separate_quotas``, e.g. X's deletes) has its own, so deleting never overwrites posting's numbers;
+    an action that spends posting's budget (a Bluesky delete, a Mastodon edit) shares posting's key.
+    """
+    if action != POST and action in _separate_quotas(platform):
+        return f"pace:{platform}:{account}:{action}"
     return f"pace:{platform}:{account}"
+
+
+def _separate_quotas(platform: str) -> frozenset[str]:
+    from bot import platforms as registry
+
+    try:
+        found: frozenset[str] = getattr(registry.get(platform).adapter_class(), "separate_quotas", frozenset())
+    except KeyError:  # a test's own adapter for a platform crosspost does not know
+        return frozenset()
+    return frozenset(found)
 
 
 def idempotency_key(article_key: str, platform: str, account: str, generation: int, part: int) -> str:
@@ -126,7 +146,6 @@ class Publisher:
     adapter_factory: Callable[[AccountSettings], Adapter] | None = None
     sleep: Callable[[float], None] = time.sleep
     backoff: float = 1.0  # first backoff in seconds (tests make it small)
-    _quota_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def adapter(self, account: AccountSettings) -> Adapter:
         """A new adapter for ``account`` (the caller closes it)."""
@@ -223,7 +242,8 @@ class Publisher:
             row = store.ledger_part(key, platform, name, part, generation, idempotency_key=ik, text=planned.text)
             if row.state in ("pending", "failed") and row.prepared and row.text != planned.text:
                 # never went out: send what the current settings and server facts compose, not the old text
-                row = store.ledger_recompose(row.id, text=planned.text) or row
+                new_key = f"{ik}-{hashlib.sha256(planned.text.encode('utf-8')).hexdigest()[:8]}"
+                row = store.ledger_recompose(row.id, text=planned.text, idempotency_key=new_key) or row
             if row.state == "published" and row.ref:
                 ref = PostRef.from_dict(row.ref)
             else:
@@ -355,22 +375,48 @@ class Publisher:
 
         return replace(planned, facets=tuple(mentions.with_mention_facets(planned.text, planned.facets, did)))
 
-    def _remember_quota(self, adapter: Adapter, account: str, exhausted_until: datetime | None = None) -> None:
+    def remember_quota(
+        self, adapter: Adapter, account: str, exhausted_until: datetime | None = None, action: str = POST
+    ) -> None:
+        """Keep what the platform said is left of ``action``'s bucket (under :func:`pace_key`), so later
+        calls can be paced: workers before a post (bot/worker.py), the lifecycle before a delete or edit."""
+        self._remember_quota(adapter, account, exhausted_until, action)
+
+    def spent_until(self, platform: str, account: str, action: str = POST) -> datetime | None:
+        """When the recorded quota of ``action`` comes back, if nothing of it is left now; else None."""
+        state = self.store.kv_get(pace_key(platform, account, action))
+        if not isinstance(state, dict) or not isinstance(state.get("remaining"), int) or state["remaining"] > 0:
+            return None
+        try:
+            reset_at = datetime.fromisoformat(str(state.get("reset_at")))
+        except ValueError:
+            return None
+        return reset_at if reset_at > datetime.now(UTC) else None
+
+    def _remember_quota(
+        self, adapter: Adapter, account: str, exhausted_until: datetime | None = None, action: str = POST
+    ) -> None:
         """Keep what the platform said is left, so workers can pace this account (see bot/worker.py)."""
         reader = getattr(adapter, "quota", None)
-        quota = reader() if callable(reader) else None
+        quota = (reader() if action == POST else reader(action)) if callable(reader) else None
         remaining = quota.remaining if quota else None
         reset_at = quota.reset_at if quota else None
         if exhausted_until is not None:
             remaining, reset_at = 0, exhausted_until
         if remaining is None or reset_at is None:
             return
-        key = pace_key(adapter.platform, account)
-        with self._quota_lock:  # read-compare-write: two answers recorded at once must not undo the lower one
-            if exhausted_until is None and _older_news(self.store.kv_get(key), remaining, reset_at):
-                return  # a concurrent post of this window already recorded less left: keep that
-            ttl = max(1.0, (reset_at - datetime.now(UTC)).total_seconds() + 3)  # outlive the worker's margin
-            self.store.kv_set(key, {"remaining": remaining, "reset_at": reset_at.isoformat()}, ttl_seconds=ttl)
+        key = pace_key(adapter.platform, account, action)
+        new = {"remaining": remaining, "reset_at": reset_at.isoformat()}
+
+        def change(current: Any) -> Any:
+            if exhausted_until is None and _older_news(current, remaining, reset_at):
+                return None  # a concurrent post of this window already recorded less left: keep that
+            return new
+
+        ttl = max(1.0, (reset_at - datetime.now(UTC)).total_seconds() + 3)  # outlive the worker's margin
+        # Read-compare-write in one store transaction: answers recorded at once, by threads or by other
+        # worker processes, must not undo the lower one.
+        self.store.kv_update(key, change, ttl_seconds=ttl)
 
     def _policy(self) -> tenacity.Retrying:
         return self.policy()

@@ -15,8 +15,9 @@ Heavy regexes compile on first use and the ``regex`` module is imported on first
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from bot.facets import detect_facets, shorten_url_for_display
@@ -78,7 +79,29 @@ def graphemes(text: str) -> int:
     """
     if text.isascii():
         return len(text) - text.count("\r\n")
-    return len(_grapheme_pattern().findall(text))
+    clusters = _grapheme_pattern().findall
+    in_pieces = 0
+    length = 0
+    last = len(text) - 1
+    for match in _NON_ASCII_RUNS.finditer(text):
+        start, end = match.span()
+        if start and text[start - 1] in _CONTEXT:
+            start -= 1
+        if end <= last and text[end] in _CONTEXT:
+            end += 1
+        in_pieces += len(clusters(text[start:end]))
+        length += end - start
+    return in_pieces + len(text) - length - text.count("\r\n")
+
+
+# Where a cluster boundary is not certain: runs of non-ASCII characters (joined by single ASCII
+# characters), each widened by the ASCII character before and after it (``_CONTEXT``: not CR or LF;
+# no other run can hold it). Between two ASCII characters other than CR LF, UAX #29 always breaks
+# (no ASCII character is Extend, ZWJ, SpacingMark, Prepend or a regional indicator), and it always
+# breaks around CR and LF; so counting \X inside these pieces and one per other character (CR LF
+# as one) gives the same number as \X over the whole text, at a fraction of the cost for prose.
+_NON_ASCII_RUNS = re.compile(r"[^\x00-\x7f]+(?:[\x00-\x09\x0b\x0c\x0e-\x7f][^\x00-\x7f]+)*")
+_CONTEXT = frozenset(map(chr, range(0x80))) - {"\r", "\n"}
 
 
 @cache
@@ -141,6 +164,7 @@ def _capitalise(word: str) -> str:
     return upper + word[1:] if len(upper) == 1 else word
 
 
+@lru_cache(maxsize=4096)
 def normalise_hashtag(tag: str) -> str | None:
     """A tag name as a CMS or front matter writes it -> hashtag text (no "#") valid on every
     registered platform, or None when it cannot be one.

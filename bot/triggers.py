@@ -127,6 +127,23 @@ def _targets(settings: Any, chosen: Sequence[str] | None) -> list[str]:
 PAST_GRACE = timedelta(minutes=1)
 """How far in the past ``--at`` may be without ``--now`` (the minute being typed)."""
 
+def is_past(run_at: datetime, now: datetime) -> bool:
+    """Whether ``run_at`` has passed by more than the minute being typed (:data:`PAST_GRACE`)."""
+    return run_at < now - PAST_GRACE
+
+
+def _due_time(args: Any, doing: str) -> datetime:
+    """The instant ``--at``/``--tz``/``--in`` name; a past ``--at`` is refused unless ``--now`` (then: now)."""
+    now = datetime.now(UTC)
+    run_at = parse_when(args.at, args.in_, args.tz, now)
+    if is_past(run_at, now):
+        if not args.now:
+            raise UsageError(f"--at {args.at!r} is in the past ({run_at:%Y-%m-%d %H:%M} UTC); "
+                             f"pass --now to {doing} at once")
+        run_at = now
+    return run_at
+
+
 SCHEDULE_EXAMPLES = f"""\
 examples:
   crosspost schedule post.md --at "2026-12-01 09:00" --tz Europe/Paris
@@ -160,13 +177,7 @@ def schedule_parser() -> Parser:
 def schedule(argv: Sequence[str]) -> int:
     """``crosspost schedule ARTICLE --at "2026-12-01 09:00" [--tz Europe/Paris] | --in 2h``."""
     args = schedule_parser().parse_args(argv)
-    now = datetime.now(UTC)
-    run_at = parse_when(args.at, args.in_, args.tz, now)
-    if run_at < now - PAST_GRACE:
-        if not args.now:
-            raise UsageError(f"--at {args.at!r} is in the past ({run_at:%Y-%m-%d %H:%M} UTC); "
-                             "pass --now to post it at once")
-        run_at = now
+    run_at = _due_time(args, "post it")
     from dataclasses import replace
 
     from bot.load import load_article
@@ -268,17 +279,43 @@ def cancel(argv: Sequence[str]) -> int:
 
 def retry_parser() -> Parser:
     p = _job_parser("retry", "Queue a failed or cancelled job again: a failed job is due now, a cancelled one "
-                    "keeps its time unless --now.",
+                    "keeps its time unless --now. With --at or --in, move a queued, failed or cancelled job to "
+                    "that time.",
                     "examples:\n  crosspost retry 12          a cancelled job: at its time again\n"
-                    "  crosspost retry 12 --now    at once\n")
-    p.add_argument("--now", action="store_true", help="due at once, even a cancelled job whose time is ahead")
+                    "  crosspost retry 12 --now    at once\n"
+                    '  crosspost retry 12 --at "2026-12-01 09:00" --tz Europe/Paris    at that time\n'
+                    "  crosspost retry 12 --in 2h\n")
+    p.add_argument("--at", type=cliargs.WHEN, help='run it at this local date and time, e.g. "2026-12-01 09:00" '
+                   "(a past time needs --now)")
+    p.add_argument("--tz", type=cliargs.ZONE, help="time zone of --at, e.g. Europe/Paris (default: this machine's)")
+    p.add_argument("--in", dest="in_", type=cliargs.DURATION, metavar="DURATION",
+                   help="run it this long from now: 90s, 15m, 2h, 1d")
+    p.add_argument("--now", action="store_true", help="due at once, even a cancelled job whose time is ahead "
+                   "(with --at: if that time has passed)")
     return p
 
 
 def retry(argv: Sequence[str]) -> int:
-    """``crosspost retry JOB [--now]``: a failed or cancelled job is queued again."""
+    """``crosspost retry JOB [--now] [--at WHEN [--tz ZONE] | --in DURATION]``: queue a job again, or move it."""
     args = retry_parser().parse_args(argv)
-    return _change_job(args.job, "retry", "a failed or cancelled", "retried", due_now=args.now)
+    if args.at is None and args.in_ is None:
+        if args.tz is not None:
+            raise UsageError("--tz goes with --at")
+        return _change_job(args.job, "retry", "a failed or cancelled", "retried", due_now=args.now)
+    run_at = _due_time(args, "run it")
+    _, store = _open()
+    try:
+        job = store.get_job(args.job)
+        if job is None:
+            raise UsageError(f"no job {args.job} (see crosspost queue --all)")
+        if not store.reschedule_queued(args.job, run_at):
+            raise UsageError(f"job {args.job} is {job.state}: only a queued, failed or cancelled job can be "
+                             "moved to another time")
+    finally:
+        store.close()
+    local = _in_zone(run_at, _zone(args.tz))
+    print(f"job {args.job} queued for {local:%Y-%m-%d %H:%M %Z} ({run_at:%Y-%m-%d %H:%M} UTC)")
+    return 0
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

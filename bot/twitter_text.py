@@ -17,7 +17,8 @@ Mastodon's ``StatusLengthValidator`` counts URLs with the Ruby twitter-text 3.1.
 Mastodon's ``config/initializers/twitter_regex.rb`` reconfigures it; :func:`mastodon_url_spans`
 reproduces that one, since it shares the domain and TLD rules with X's.
 
-Regexes are compiled on first use, so importing this module is cheap.
+Regexes are compiled on first use, so importing this module is cheap; the URL patterns hold only the
+TLDs that occur in the text at hand (compiling all ~1,600 cost ~120 ms per process).
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ def _char_class(char: str, variants: dict[str, str]) -> str:
     return re.escape(chars) if len(chars) == 1 else "[" + "".join(re.escape(c) for c in chars) + "]"
 
 
-def tld_alternation() -> str:
-    """twitter-text's TLD list as one regex, ASCII case-insensitive, built as a trie.
+def tld_alternation(tlds: tuple[str, ...] | None = None) -> str:
+    """twitter-text's TLD list (or the subset ``tlds`` of it) as one regex, ASCII case-insensitive, as a trie.
 
     A trie keeps matching fast (the flat alternation of ~1,600 names is slow in Python's engine)
     and, with longer names tried before their prefixes, tries names in the same order as
-    twitter-text's reverse-sorted alternation, so backtracking ends in the same place.
+    twitter-text's reverse-sorted alternation, so backtracking ends in the same place. A subset
+    keeps that order among its names, so a pattern built from the names that can match somewhere
+    in a text matches exactly as the full one does there (see :func:`_tld_candidates`).
     """
-    tlds, variants = _tld_data()
+    all_tlds, variants = _tld_data()
     trie: dict[str, Any] = {}
-    for tld in tlds:
+    for tld in all_tlds if tlds is None else tlds:
         node = trie
         for char in tld:
             node = node.setdefault(char, {})
@@ -102,8 +105,90 @@ def tld_alternation() -> str:
         body = "(?:" + "|".join(branches) + ")" if len(branches) > 1 or "" in node else branches[0]
         return body + "?" if "" in node else body
 
+    if not trie:
+        return "(?!)"  # no TLD can match: only punycode domains remain
     # (?ai:) = ASCII-only case folding, like JavaScript's /i without /u for these letters.
     return "(?ai:" + build(trie) + ")"
+
+
+@cache
+def _tld_trie() -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """The TLDs as a trie of their letters, and for each non-ASCII text character the TLD letters it can be.
+
+    Mirrors :func:`_char_class`: an ASCII TLD letter matches either case of itself, a non-ASCII one
+    the characters of its variants (or only itself when it has none).
+    """
+    tlds, variants = _tld_data()
+    trie: dict[str, Any] = {}
+    stands_for: dict[str, set[str]] = {}
+    for tld in tlds:
+        node = trie
+        for char in tld:
+            node = node.setdefault(char, {})
+            if not char.isascii():
+                for variant in variants.get(char, char):
+                    stands_for.setdefault(variant, set()).add(char)
+        node[""] = tld
+    return trie, {char: tuple(sorted(keys)) for char, keys in stands_for.items()}
+
+
+def _tlds_after(text: str, dot: int, end: int) -> Iterator[tuple[str, int]]:
+    """(TLD, index after it) for every TLD the regex's TLD alternation can match right after ``text[dot]``."""
+    trie, stands_for = _tld_trie()
+    nodes: list[dict[str, Any]] = [trie]
+    i = dot + 1
+    while nodes and i < end:
+        char = text[i]
+        keys: tuple[str, ...] = (char.lower(),) if char.isascii() else stands_for.get(char, ())
+        nodes = [child for node in nodes for key in keys if (child := node.get(key)) is not None]
+        i += 1
+        for node in nodes:
+            if "" in node:
+                yield node[""], i
+
+
+_TLD_FOLLOWER = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-")
+
+
+def _tld_after_dot(text: str, start: int, end: int) -> bool:
+    """:func:`_window_has_tld` of ``text[start:end]``."""
+    return _window_has_tld(text[start:end])
+
+
+@lru_cache(maxsize=4096)
+def _window_has_tld(text: str) -> bool:
+    """True when ``text`` holds a "." followed by a TLD (and no letter/digit/@/+/-), or by "xn--".
+
+    Every URL's domain holds one. Same answer as searching the window for
+    ``\\.(?:TLD(?=[^0-9a-zA-Z@+\\-]|\\Z)|[xX][nN]--)``, without compiling the ~1,600 TLDs into a regex.
+    Kept per window: the fitter measures the same link and words in candidate after candidate.
+    """
+    start, end = 0, len(text)
+    dot = text.find(".", start, end)
+    while dot != -1:
+        prefix = text[dot + 1:dot + 5]
+        if dot + 5 <= end and prefix.isascii() and prefix.lower() == "xn--":
+            return True
+        for _, after in _tlds_after(text, dot, end):
+            if after == end or text[after] not in _TLD_FOLLOWER:
+                return True
+        dot = text.find(".", dot + 1, end)
+    return False
+
+
+def _tld_candidates(text: str, start: int, end: int) -> tuple[str, ...]:
+    """The TLDs that follow some "." of ``text[start:end]``: the only alternatives a URL regex can match there.
+
+    Every TLD in the URL patterns comes right after a literal "."; a pattern whose alternation holds
+    just these names (in the full list's order) therefore finds the same matches in that window as
+    the full one, and costs a fraction to compile. Patterns are cached by this tuple.
+    """
+    found: set[str] = set()
+    dot = text.find(".", start, end)
+    while dot != -1:
+        found.update(tld for tld, _ in _tlds_after(text, dot, end))
+        dot = text.find(".", dot + 1, end)
+    return tuple(sorted(found))
 
 
 def _domain_gate(label_chars: str, tld: str) -> str:
@@ -120,19 +205,13 @@ def _domain_gate(label_chars: str, tld: str) -> str:
     return f"(?=(?:{to_dot}(?!{after_dot}))*+{to_dot}{after_dot})"
 
 
-@cache
-def _tld_after_dot() -> re.Pattern[str]:
-    """A "." followed by a TLD (or punycode's "xn--"): every URL's domain holds one."""
-    return re.compile(f"\\.(?:{tld_alternation()}(?=[^0-9a-zA-Z@+\\-]|\\Z)|[xX][nN]--)")
-
-
-@cache
-def _url_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """extractUrl, validAsciiDomain and validTcoUrl of twitter-text 3.1.0."""
+@lru_cache(maxsize=256)
+def _url_patterns(tlds: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """extractUrl, validAsciiDomain and validTcoUrl of twitter-text 3.1.0, with the TLDs ``tlds`` only."""
     domain_char = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
     subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
     domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
-    tld = f"(?:{tld_alternation()}(?=[^0-9a-zA-Z@+\\-]|\\Z))"
+    tld = f"(?:{tld_alternation(tlds)}(?=[^0-9a-zA-Z@+\\-]|\\Z))"
     punycode = r"(?:[xX][nN]--[\-0-9a-zA-Z]+)"
     domain = f"(?:{subdomain}*{domain_name}(?:{tld}|{punycode}))"
     path_char = f"[a-zA-Z{_CYRILLIC_CI}0-9!*';:=+,.$/%#\\[\\]\\-\\u2013_~@|&{_LATIN_CI}]"
@@ -174,9 +253,8 @@ def _utf16_len(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
-def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
+def _is_valid_url(url: str, protocol: str, domain: str, ascii_domain: re.Pattern[str]) -> bool:
     """isValidUrl: the domain converts to ASCII and the whole URL stays within 4,096 UTF-16 units."""
-    _, ascii_domain, _ = _url_patterns()
     if domain[:4] == "xn--" and not ascii_domain.search(domain):
         return False
     if not all(_punycode_label_ok(label) for label in domain.split(".")):
@@ -196,12 +274,11 @@ def _windows_with_dot(text: str) -> Iterator[tuple[int, int]]:
     attempt at every position.
     """
     reverse = None
-    tld_after_dot = _tld_after_dot()
     dot = text.find(".")
     while dot != -1:
         after = _SPACE.search(text, dot)
         end = after.start() if after else len(text)
-        if tld_after_dot.search(text, dot, end):
+        if _tld_after_dot(text, dot, end):
             if reverse is None:
                 reverse = text[::-1]
             before = _SPACE.search(reverse, len(text) - dot)
@@ -213,13 +290,39 @@ def extract_url_spans(text: str, *, without_protocol: bool = True) -> list[tuple
     """Code point spans of the URLs twitter-text's ``extractUrlsWithIndices`` finds in ``text``."""
     if not text or ("." not in text if without_protocol else ":" not in text):
         return []
-    extract_url, ascii_domain, tco = _url_patterns()
     spans: list[tuple[int, int]] = []
-    matches = (m for pos, endpos in _windows_with_dot(text) for m in extract_url.finditer(text, pos, endpos))
+    for pos, endpos in _windows_with_dot(text):
+        spans.extend((pos + s, pos + e) for s, e in _url_spans_in(_window(text, pos, endpos), without_protocol))
+    return spans
+
+
+def _window(text: str, pos: int, endpos: int) -> tuple[str, str]:
+    """``text[pos:endpos]`` and what a regex searching from ``pos`` can tell of the text before it.
+
+    Neither URL pattern has a look-behind: only ``^`` sees before ``pos`` (at the string's start,
+    and with Mastodon's MULTILINE after a line break). So the spans found in a window depend on
+    this pair alone, and can be kept for the next candidate post holding the same link.
+    """
+    before = "" if pos == 0 else ("\n" if text[pos - 1] == "\n" else " ")
+    return before, text[pos:endpos]
+
+
+@lru_cache(maxsize=4096)
+def _url_spans_in(window: tuple[str, str], without_protocol: bool) -> tuple[tuple[int, int], ...]:
+    """extract_url_spans within one window (offsets from its start), with patterns of its own TLDs."""
+    before, part = window
+    text, pos = before + part, len(before)
+    extract_url, ascii_domain, tco = _url_patterns(_tld_candidates(text, pos, len(text)))
+    matches = extract_url.finditer(text, pos)
+    return tuple((s - pos, e - pos) for s, e in _url_matches(matches, ascii_domain, tco, without_protocol))
+
+
+def _url_matches(matches: Iterator[re.Match[str]], ascii_domain: re.Pattern[str], tco: re.Pattern[str],
+                 without_protocol: bool) -> Iterator[tuple[int, int]]:
     for match in matches:
         before, url, protocol, domain, path = match.group(2, 3, 4, 5, 7)
         start, end = match.span(3)
-        if not _is_valid_url(url, protocol or "https://", domain):
+        if not _is_valid_url(url, protocol or "https://", domain, ascii_domain):
             continue
         if not protocol:
             if not without_protocol or before[-1:] in ("-", "_", ".", "/"):
@@ -229,15 +332,14 @@ def extract_url_spans(text: str, *, without_protocol: bool = True) -> list[tuple
                 continue
             if path:
                 found[-1] = (found[-1][0], end)
-            spans.extend(found)
+            yield from found
         else:
             short = tco.match(url)
             if short:
                 if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
                     continue
                 end = start + len(short.group(0))
-            spans.append((start, end))
-    return spans
+            yield start, end
 
 
 @cache
@@ -363,6 +465,21 @@ _UCHARS = (
     r"\U000B0000-\U000BFFFD\U000C0000-\U000CFFFD\U000D0000-\U000DFFFD\U000E1000-\U000EFFFD"
     r"\uE000-\uF8FF\U000F0000-\U000FFFFD\U00100000-\U0010FFFD"
 )
+# The code points from U+007F up that are not in _UCHARS. Python's ``re`` compiles a class holding
+# _UCHARS's wide ranges slowly (~3 ms each, by filling a 64K table in Python); the query classes are
+# written as negated classes of the complement, which compile in a fraction of that and match the
+# same characters (tests/test_perf.py checks every code point).
+_NOT_UCHARS = (
+    r"\x7F-\x9F\uD800-\uDFFF\uFDD0-\uFDEF\uFFF0-\uFFFF\U0001FFFE-\U0001FFFF\U0002FFFE-\U0002FFFF"
+    r"\U0003FFFE-\U0003FFFF\U0004FFFE-\U0004FFFF\U0005FFFE-\U0005FFFF\U0006FFFE-\U0006FFFF"
+    r"\U0007FFFE-\U0007FFFF\U0008FFFE-\U0008FFFF\U0009FFFE-\U0009FFFF\U000AFFFE-\U000AFFFF"
+    r"\U000BFFFE-\U000BFFFF\U000CFFFE-\U000CFFFF\U000DFFFE-\U000E0FFF\U000EFFFE-\U000EFFFF"
+    r"\U000FFFFE-\U000FFFFF\U0010FFFE-\U0010FFFF"
+)
+# Mastodon's query characters: [a-zA-Z0-9!?*'();:&=+$/%#\[\]\-_.,~|@\^] and _UCHARS; the last one
+# of a query: [a-zA-Z0-9_&=#/\-] and _UCHARS (Onigmo's /i adds U+017F and U+212A, inside _UCHARS).
+_MASTODON_QUERY_CHAR = r"[^\x00-\x20\x22\x3C\x3E\x5C\x60\x7B\x7D" + _NOT_UCHARS + "]"
+_MASTODON_QUERY_END = r"[^\x00-\x22\x24-\x25\x27-\x2C\x2E\x3A-\x3C\x3E-\x40\x5B-\x5E\x60\x7B-\x7E" + _NOT_UCHARS + "]"
 # \p{Cyrillic} and \p{Pd} of Unicode 15.0 (Ruby 3.3/3.4, which Mastodon 4.x runs on).
 _CYRILLIC_SCRIPT = (
     r"\u0400-\u0484\u0487-\u052F\u1C80-\u1C88\u1D2B\u1D78\u2DE0-\u2DFF\uA640-\uA69F\uFE2E-\uFE2F"
@@ -375,15 +492,18 @@ _DASH_PUNCTUATION = (
 MASTODON_URL_SCHEMES = ("https", "http", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "gemini")
 
 
-@cache
-def _mastodon_url_pattern() -> re.Pattern[str]:
-    """Mastodon's ``Twitter::TwitterText::Regex[:valid_url]``, Onigmo's syntax written out for ``re``."""
+@lru_cache(maxsize=256)
+def _mastodon_url_pattern(tlds: tuple[str, ...]) -> re.Pattern[str]:
+    """Mastodon's ``Twitter::TwitterText::Regex[:valid_url]``, Onigmo's syntax written out for ``re``.
+
+    Only the TLDs ``tlds`` are in its alternation (see :func:`_tld_candidates`).
+    """
     # Onigmo's /i folds U+017F and U+212A to "s" and "k": they count as ASCII letters there.
     az = r"a-zA-Z\u017F\u212A"
     domain_char = f"[^{_DIRECTIONAL}{_RUBY_PUNCT}\\x00-\\x1F\\x7F{_INVALID}{_RUBY_SPACES}]"
     subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
     domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
-    tld = f"(?:{tld_alternation()}(?=[^0-9{az}@+\\-]|$))"
+    tld = f"(?:{tld_alternation(tlds)}(?=[^0-9{az}@+\\-]|$))"
     domain = f"(?:{subdomain}*{domain_name}(?:{tld}|(?:[xX][nN]--[0-9{az}]+)))"
     gem_path_char = f"[{az}{_CYRILLIC_SCRIPT}0-9!*';:=+,.$/%#\\[\\]{_DASH_PUNCTUATION}_~&|@{_LATIN_CI}]"
     gem_balanced = f"\\((?:{gem_path_char}+|(?:{gem_path_char}*\\({gem_path_char}+\\){gem_path_char}*))\\)"
@@ -391,8 +511,8 @@ def _mastodon_url_pattern() -> re.Pattern[str]:
     path_end = f"(?:[^{_WHITE_SPACE}()?!*\"'「」<>;:=,.$%\\[\\]~&|@]|(?:{gem_balanced}))"
     balanced = f"\\((?:{path_char}+|(?:{path_char}*\\({path_char}+\\){path_char}*))\\)"
     path = f"(?:(?:{path_char}*(?:{balanced}{path_char}*)*{path_end})|(?:{path_char}+/))"
-    query_char = f"[{az}0-9!?*'();:&=+$/%#\\[\\]\\-_.,~|@\\^{_UCHARS}]"
-    query_end = f"[{az}0-9_&=#/\\-{_UCHARS}]"
+    query_char = _MASTODON_QUERY_CHAR
+    query_end = _MASTODON_QUERY_END
     preceding = f"(?:[^{az}0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
     schemes = "|".join(MASTODON_URL_SCHEMES)
     gate = _domain_gate(f"^{_DIRECTIONAL}{_RUBY_PUNCT_NOT_IN_LABELS}\\x00-\\x1F\\x7F{_INVALID}{_RUBY_SPACES}", tld)
@@ -404,11 +524,11 @@ def _mastodon_url_pattern() -> re.Pattern[str]:
 
 def _libidn_to_ascii_growth(domain: str) -> int | None:
     """How much longer IDN::Idna.toASCII (libidn, IDNA 2003) makes ``domain``; None if it refuses it."""
+    if domain.isascii():
+        return 0 if all(1 <= len(label) <= 63 for label in domain.split(".")) else None
     import stringprep
     from encodings import idna
 
-    if domain.isascii():
-        return 0 if all(1 <= len(label) <= 63 for label in domain.split(".")) else None
     try:
         if any(stringprep.in_table_a1(char) for char in domain):
             return None  # libidn refuses code points unassigned in Unicode 3.2
@@ -427,7 +547,6 @@ def _windows_with_scheme(text: str) -> Iterator[tuple[int, int]]:
     Mastodon only counts URLs with a scheme, and its URL (query strings included) holds no ASCII
     white space, so the regex can only match there, led by the character before the run.
     """
-    tld_after_dot = _tld_after_dot()
     reverse = text[::-1]
     scheme = text.find("://")
     while scheme != -1:
@@ -435,7 +554,7 @@ def _windows_with_scheme(text: str) -> Iterator[tuple[int, int]]:
         end = after.start() if after else len(text)
         before = _ASCII_SPACE.search(reverse, len(text) - scheme)
         start = len(text) - before.start() - 1 if before else 0  # the space before the run, or 0
-        if tld_after_dot.search(text, start, end):
+        if _tld_after_dot(text, start, end):
             yield start, end
         scheme = text.find("://", end)
 
@@ -449,25 +568,35 @@ def mastodon_url_spans(text: str) -> list[tuple[int, int]]:
     """
     if "://" not in text:
         return []
-    pattern = _mastodon_url_pattern()
     spans: list[tuple[int, int]] = []
     for pos, endpos in _windows_with_scheme(text):
-        for match in pattern.finditer(text, pos, endpos):
-            url, protocol, domain = match.group(3, 4, 5)
-            if not protocol:
-                continue
-            start, end = match.span(3)
-            short = _ruby_tco().match(url)
-            if short:
-                if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
-                    continue
-                end = start + len(short.group(0))
-                url = short.group(0)
-            growth = _libidn_to_ascii_growth(domain)
-            if growth is None or len(url) + growth > MAX_URL_LENGTH:
-                continue
-            spans.append((start, end))
+        spans.extend((pos + s, pos + e) for s, e in _mastodon_spans_in(_window(text, pos, endpos)))
     return spans
+
+
+@lru_cache(maxsize=4096)
+def _mastodon_spans_in(window: tuple[str, str]) -> tuple[tuple[int, int], ...]:
+    """mastodon_url_spans within one window (offsets from its start); see :func:`_window`."""
+    before, part = window
+    text, pos = before + part, len(before)
+    pattern = _mastodon_url_pattern(_tld_candidates(text, pos, len(text)))
+    spans: list[tuple[int, int]] = []
+    for match in pattern.finditer(text, pos):
+        url, protocol, domain = match.group(3, 4, 5)
+        if not protocol:
+            continue
+        start, end = match.span(3)
+        short = _ruby_tco().match(url)
+        if short:
+            if len(short.group(1)) > MAX_TCO_SLUG_LENGTH:
+                continue
+            end = start + len(short.group(0))
+            url = short.group(0)
+        growth = _libidn_to_ascii_growth(domain)
+        if growth is None or len(url) + growth > MAX_URL_LENGTH:
+            continue
+        spans.append((start - pos, end - pos))
+    return tuple(spans)
 
 
 @cache

@@ -427,30 +427,26 @@ class _Receiver:
         return None
 
     def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
-        """Queue the article (or find its job); returns ``(job, created)``, job None for an unknown edit.
+        """Queue the article (or find its job), in one store transaction; returns ``(job, created)``, job
+        None for an unknown edit.
 
-        A newer version of an article already known (an edit, a WordPress update) goes to
+        A newer version of an article already known (an edit, a WordPress update, a redelivery) goes to
         :func:`bot.lifecycle.apply_edit`: a queued job gets the new text, a published one is updated
         where on_edit = "update".
         """
         from bot.lifecycle import apply_edit
 
-        job = self._known_job(kind, article)
-        if job is None and is_edit:
-            return None, False
-        if job is None:
-            job, created = self.store.enqueue(
-                article=job_article(article),
-                article_key=article.key,
-                targets=self.targets,
-                run_at=datetime.now(UTC) + self.delay,
-                dedupe_key=article.key,
-            )
-            alias = source_alias(kind, article)
-            if alias is not None:
-                self.store.kv_set(alias, job.id)
-            if created:
-                return job, True
+        job, created = self.store.enqueue_aliased(
+            alias=source_alias(kind, article),
+            create=not is_edit,
+            article=job_article(article),
+            article_key=article.key,
+            targets=self.targets,
+            run_at=datetime.now(UTC) + self.delay,
+            dedupe_key=article.key,
+        )
+        if job is None or created:
+            return job, created
         return apply_edit(self.store, self.settings, article, job, targets=self.targets), False
 
     # -- the endpoints

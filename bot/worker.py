@@ -7,10 +7,16 @@
   blocks a worker slot.
 - Posts to one account are paced by what the platform's headers said is left (``Adapter.quota``, kept
   in the store under ``pace:<platform>:<account>`` by the publisher): when nothing is left before the
-  reset, the job is rescheduled at the reset instead of running into a 429. Jobs running in this
-  process count against what is left, so threads of one worker do not overrun the quota together.
+  reset, the job is rescheduled at the reset instead of running into a 429. Posts under way count
+  against what is left, in every process: a job holds a share of each account's quota in the store
+  (``Store.reserve_quota``, atomic), so workers on one account never overrun its quota together.
 - A job where some target failed for good while others were deferred ends ``failed`` (the failure stays
   visible to ``crosspost queue --all`` and ``retry``), and the deferred targets continue in a new job.
+- An idle worker waits for the store's job signal (a job queued in this process, or on PostgreSQL by
+  any process via ``LISTEN``/``NOTIFY``), not just for its poll interval: a webhook's job starts at once.
+  ``wakeups`` counts the waits a signal ended; polling stays as the fallback.
+- While it runs, idle or busy, the worker says "still here" in the store every ``heartbeat_seconds``
+  (bot/heartbeat.py), so the dashboard can warn when no worker is running.
 - SIGTERM (``stop``): stop claiming; the jobs in flight finish their current call. One that would then
   sleep (a backoff before a retry) is released to the queue instead, due at once, so shutdown is quick
   and nothing is lost.
@@ -21,8 +27,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +38,7 @@ from adapters.base import AccountSettings
 from bot.article import Article
 from bot.config import Settings
 from bot.errors import CrosspostError
+from bot.heartbeat import WorkerBeat, new_beat, record
 from bot.logs import get_logger
 from bot.policy import check_publishable, job_allows_draft
 from bot.publish import ALREADY, DEFERRED, PUBLISHED, Publisher, TargetResult, pace_key
@@ -95,11 +103,13 @@ class Worker:
     publisher: Publisher | None = None
     now: Callable[[], datetime] | None = None
     rate_limit_wait: float = 0.0  # longest in-process wait for a rate-limit reset; beyond it, reschedule
+    heartbeat_seconds: float = 10.0  # how often the worker itself says "still here" (bot/heartbeat.py)
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
-        self._pace_lock = threading.Lock()
-        self._in_flight: dict[str, int] = {}  # account -> jobs of this process publishing to it now
+        self._counter_lock = threading.Lock()
+        self._jobs_run = 0  # reported in the heartbeat
+        self.wakeups = 0  # idle waits ended by the store's job signal rather than by the poll interval
         if self.publisher is None:
             wait_limit = min(self.settings.rate_limit_wait, self.rate_limit_wait)
             self.publisher = Publisher(replace(self.settings, rate_limit_wait=wait_limit), self.store,
@@ -132,7 +142,7 @@ class Worker:
                 return "failed"
             if job.kind != "publish":
                 return self._run_lifecycle(job, article)
-            paced, ready = self._pace(accounts)
+            paced, ready = self._pace(accounts, job.id)
             results = self.publisher.publish(article, ready, thread=bool(job.article.get("thread")), job=job)
             return self._settle(job, results, paced)
         except WorkerStopping:
@@ -150,7 +160,9 @@ class Worker:
             self._end(job, "failed", f"unexpected {type(exc).__name__}: {exc}")
             return "failed"
         finally:
-            self._unreserve(ready)
+            self._unreserve(ready, job.id)
+            with self._counter_lock:
+                self._jobs_run += 1
             beat.set()
             heartbeat.join()
 
@@ -236,35 +248,43 @@ class Worker:
         self._end(job, "done", None)
         return "done"
 
-    def _pace(self, accounts: Sequence[AccountSettings]) -> tuple[dict[str, datetime], list[AccountSettings]]:
+    def _pace(self, accounts: Sequence[AccountSettings],
+              job_id: int) -> tuple[dict[str, datetime], list[AccountSettings]]:
         """Split accounts into those whose quota is spent until a reset (paced, with when to come back)
-        and those ready now; the ready ones are counted as in flight until :meth:`_unreserve`."""
+        and those ready now; the ready ones hold a share of their quota until :meth:`_unreserve`."""
         paced: dict[str, datetime] = {}
-        ready: list[AccountSettings] = []
         now = self._clock()
-        with self._pace_lock:
-            for account in accounts:
-                name = _account_name(account)
-                remaining, reset_at = _quota_state(self.store.kv_get(pace_key(account.platform, account.account)))
-                if reset_at is not None:
-                    reset_at += RESET_MARGIN
-                if remaining is not None and reset_at is not None and reset_at > now:
-                    if remaining <= 0:
-                        paced[name] = reset_at
-                        continue
-                    if remaining - self._in_flight.get(name, 0) <= 0:
-                        # What is left goes to jobs in flight here; whether they use it is known soon.
-                        paced[name] = min(reset_at, now + RECHECK_DELAY)
-                        continue
-                ready.append(account)
-                self._in_flight[name] = self._in_flight.get(name, 0) + 1
-        return paced, ready
+        keys = {pace_key(a.platform, a.account): a for a in accounts}
 
-    def _unreserve(self, accounts: Sequence[AccountSettings]) -> None:
-        with self._pace_lock:
-            for account in accounts:
-                name = _account_name(account)
-                self._in_flight[name] = max(0, self._in_flight.get(name, 0) - 1)
+        def decide(key: str, state: Any, holds: int) -> bool:
+            remaining, reset_at = _quota_state(state)
+            if reset_at is not None:
+                reset_at += RESET_MARGIN
+            if remaining is not None and reset_at is not None and reset_at > now:
+                name = _account_name(keys[key])
+                if remaining <= 0:
+                    paced[name] = reset_at
+                    return False
+                if remaining - holds <= 0:
+                    # What is left goes to posts under way; whether they use it is known soon.
+                    paced[name] = min(reset_at, now + RECHECK_DELAY)
+                    return False
+            return True
+
+        granted = self.store.reserve_quota(list(keys), self._holder(job_id), hold_seconds=self.lease_seconds,
+                                           decide=decide)
+        return paced, [a for a, ok in zip(keys.values(), granted, strict=True) if ok]
+
+    def _unreserve(self, accounts: Sequence[AccountSettings], job_id: int) -> None:
+        if not accounts:
+            return
+        try:
+            self.store.release_quota([pace_key(a.platform, a.account) for a in accounts], self._holder(job_id))
+        except CrosspostError as exc:  # the holds lapse with the lease instead
+            log.warning("quota_not_released", extra={"job": job_id, "error": str(exc)})
+
+    def _holder(self, job_id: int) -> str:
+        return f"{self.name}:{job_id}"
 
     def _heartbeat(self, job_id: int, done: threading.Event) -> None:
         interval = max(0.5, self.lease_seconds / 3)
@@ -280,20 +300,24 @@ class Worker:
         """Claim and run due jobs until stopped (or, with ``once``, until none is due). Returns jobs run."""
         ran = 0
         futures: set[Future[str]] = set()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job") as pool:
+        signal = self.store.job_signal
+        if not once:
+            self.store.watch_jobs()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job") as pool, self._beating():
             while not self.stop.is_set():
                 futures = {f for f in futures if not f.done()}
                 if len(futures) >= self.concurrency:
                     wait(futures, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
                     continue
+                seen = signal.count  # before the claim: a job queued after it still wakes the wait below
                 job = self._claim()
                 if job is None:
                     if once and not futures:
                         break
-                    if futures:
-                        wait(futures, timeout=0.05 if once else self.poll_interval, return_when=FIRST_COMPLETED)
-                    else:
-                        self.stop.wait(self.poll_interval)
+                    if once:
+                        wait(futures, timeout=0.05, return_when=FIRST_COMPLETED)
+                    elif signal.wait(seen, self.poll_interval, self.stop):
+                        self.wakeups += 1
                     continue
                 ran += 1
                 log.info("job_claimed", extra={"job": job.id, "attempt": job.attempts})
@@ -301,6 +325,33 @@ class Worker:
             for f in futures:
                 f.result()
         return ran
+
+    @contextmanager
+    def _beating(self) -> Iterator[None]:
+        """Record this worker's heartbeat from a thread of its own while the loop runs (a long job or a
+        long poll never delays it), and a last one marked stopped when the loop ends."""
+        done = threading.Event()
+        first = new_beat(self.name, at=self._clock(), every=self.heartbeat_seconds)
+        beater = threading.Thread(target=self._beat_until, args=(first, done), daemon=True, name="worker-beat")
+        beater.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beater.join()
+
+    def _beat_until(self, beat: WorkerBeat, done: threading.Event) -> None:
+        while True:
+            with self._counter_lock:
+                jobs_run = self._jobs_run
+            beat = replace(beat, beat_at=self._clock(), jobs_run=jobs_run, stopped=done.is_set())
+            try:
+                record(self.store, beat)
+            except CrosspostError as exc:  # the database is away for a moment: the next beat may get through
+                log.warning("heartbeat_not_recorded", extra={"worker": self.name, "error": str(exc)})
+            if beat.stopped:
+                return
+            done.wait(self.heartbeat_seconds)
 
     def _claim(self) -> Any:
         try:

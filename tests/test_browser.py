@@ -1,5 +1,5 @@
 """The dashboard in a real browser: headless Chromium (Debian's chromium + chromedriver) logs in, composes,
-previews, schedules, cancels and retries against ``crosspost serve`` with the sandbox, at desktop and phone
+previews, schedules, cancels, retries and reschedules against ``crosspost serve`` with the sandbox, at desktop and phone
 widths, and writes screenshots to build/screenshots/ (``CROSSPOST_SCREENSHOTS=docs/screenshots`` refreshes the ones
 the README shows). Without Chromium: skipped locally, failed in CI."""
 
@@ -109,9 +109,16 @@ def _width(driver: Any, width: int) -> None:
 
 
 def _shot(driver: Any, name: str) -> None:
-    """A full-page screenshot (the window grown to the page's height)."""
-    height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
-    driver.set_window_size(driver.get_window_size()["width"], max(600, int(height) + 100))
+    """A full-page screenshot: the window fitted to the page's height (plus the browser's own chrome), not left
+    as tall as the last one; measured again after each resize, as the page reflows at a new height."""
+    width = driver.get_window_size()["width"]
+    driver.set_window_size(width, 600)
+    for _ in range(4):
+        page, inner, outer = driver.execute_script(
+            "return [Math.min(document.documentElement.scrollHeight, 4000), window.innerHeight, window.outerHeight]")
+        if inner >= page:
+            break
+        driver.set_window_size(width, int(page) + int(outer) - int(inner))
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
@@ -176,6 +183,23 @@ def test_dashboard_in_a_real_browser(server: str, browser: Any, width: int) -> N
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(d, 20).until(expected_conditions.text_to_be_present_in_element((By.ID, "notice"), "queued again"))
+
+    row = d.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}']")
+    row.find_element(By.LINK_TEXT, "Reschedule").click()
+    _wait_for(d, "#reschedule")
+    from selenium.webdriver.support.ui import Select
+
+    zone = Select(d.find_element(By.ID, "tz"))
+    assert len(zone.options) > 100 and zone.first_selected_option.text  # the browser's zone, or UTC
+    zone.select_by_visible_text("Europe/Paris")
+    d.execute_script("document.getElementById('at').value = '2031-03-04T10:00';")
+    _no_horizontal_scroll(d)
+    _shot(d, f"reschedule-{width}")
+    d.find_element(By.ID, "move").click()
+    WebDriverWait(d, 20).until(expected_conditions.text_to_be_present_in_element((By.ID, "notice"), "rescheduled"))
+    assert "2031-03-04 10:00 Europe/Paris (2031-03-04 09:00 UTC)" in d.find_element(By.ID, "notice").text
+    row = d.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}']")
+    assert row.find_element(By.CSS_SELECTOR, "td[data-label='Due']").text == "2031-03-04 09:00"
     _no_horizontal_scroll(d)
     _shot(d, f"queue-{width}")
 
@@ -184,3 +208,5 @@ def test_dashboard_in_a_real_browser(server: str, browser: Any, width: int) -> N
         assert d.find_element(By.TAG_NAME, "h1").text == page.capitalize()
         _no_horizontal_scroll(d)
         _shot(d, f"{page}-{width}")
+    workers = d.find_element(By.ID, "workers").text  # serve runs a worker, and it says so
+    assert "running" in workers and "last seen" in workers and not d.find_elements(By.ID, "no-worker")

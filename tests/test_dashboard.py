@@ -83,7 +83,8 @@ def test_a_post_without_the_csrf_token_is_refused(client: TestClient, store: Any
     assert client.post(f"/queue/{job.id}/cancel", data={"csrf": token}).status_code == 303
     assert store.get_job(job.id).state == "cancelled"
     assert client.post(f"/queue/{job.id}/retry", data={"csrf": token}).status_code == 303
-    assert store.get_job(job.id).state == "queued"
+    again = store.get_job(job.id)
+    assert again.state == "queued" and again.run_at == job.run_at  # a cancelled job keeps its time, as in the CLI
     assert client.post("/login", data={"password": PASSWORD}).status_code == 403  # the login form's token too
 
 
@@ -134,3 +135,113 @@ def test_dashboard_is_off_without_a_password(store: Any, monkeypatch: pytest.Mon
     monkeypatch.delenv("CROSSPOST_DASHBOARD_PASSWORD", raising=False)
     client = TestClient(create_app(Settings(), store, secret=SECRET, targets=["x"]))
     assert client.get("/").status_code == 404 and client.get("/login").status_code == 404
+
+
+def _failed_job(store: Any) -> Any:
+    job, _ = store.enqueue(article={"title": "Old news", "url": "https://e.example/2"}, article_key="k2",
+                           targets=["x"], run_at=datetime.now(UTC) - timedelta(minutes=5))
+    claimed = store.claim("w", lease_seconds=60)
+    assert claimed is not None and claimed.id == job.id
+    assert store.finish(job.id, "w", state="failed", error="401 from x")
+    return job
+
+
+def test_reschedule_a_job_to_a_time_in_a_time_zone(client: TestClient, store: Any) -> None:
+    """The Queue page links each queued, failed or cancelled job to a form (date and time, time zone select,
+    CSRF); posting it moves the job to that instant; a past time, a bad zone or no time is a 400."""
+    login(client)
+    job, _ = store.enqueue(article={"title": "Later", "url": "https://e.example/1"}, article_key="k",
+                           targets=["x"], run_at=datetime(2031, 1, 2, 8, 30, tzinfo=UTC))
+    failed = _failed_job(store)
+    queue = client.get("/queue").text
+    assert f'href="/queue/{job.id}/reschedule"' in queue and f'href="/queue/{failed.id}/reschedule"' in queue
+    form = client.get(f"/queue/{job.id}/reschedule?tz=Europe/Paris")
+    assert form.status_code == 200 and '<select id="tz" name="tz">' in form.text
+    assert "<option selected>Europe/Paris</option>" in form.text and "<option>America/New_York</option>" in form.text
+    assert 'value="2031-01-02T09:30"' in form.text  # the current due time on Paris's clock
+    assert "<option selected>UTC</option>" in client.get(f"/queue/{job.id}/reschedule").text
+    token = _token(form.text)
+
+    move = {"at": "2031-07-04T10:00", "tz": "Europe/Paris"}
+    assert client.post(f"/queue/{job.id}/reschedule", data=move).status_code == 403  # no CSRF token
+    assert store.get_job(job.id).run_at == datetime(2031, 1, 2, 8, 30, tzinfo=UTC)
+    done = client.post(f"/queue/{job.id}/reschedule", data={**move, "csrf": token})
+    assert done.status_code == 303
+    notice = client.get(done.headers["location"]).text
+    assert f"Job {job.id} rescheduled to 2031-07-04 10:00 Europe/Paris (2031-07-04 08:00 UTC)." in notice
+    assert "2031-07-04 08:00" in notice  # the Due column
+    assert store.get_job(job.id).run_at == datetime(2031, 7, 4, 8, 0, tzinfo=UTC)  # CEST, UTC+2
+
+    assert client.post(f"/queue/{failed.id}/reschedule",
+                       data={"csrf": token, "at": "2031-12-01T09:00", "tz": "America/New_York"}).status_code == 303
+    again = store.get_job(failed.id)
+    assert (again.state, again.run_at, again.attempts) == ("queued", datetime(2031, 12, 1, 14, 0, tzinfo=UTC), 0)
+
+    for data, needle in (({"at": "2020-01-01T09:00", "tz": "UTC"}, "has passed"),
+                         ({"at": "2031-12-01T09:00", "tz": "Mars/Olympus"}, "is not a time zone"),
+                         ({"at": "", "tz": "UTC"}, "pick the date and time")):
+        refused = client.post(f"/queue/{job.id}/reschedule", data={"csrf": token, **data})
+        assert refused.status_code == 400 and needle in refused.text, data
+    assert store.get_job(job.id).run_at == datetime(2031, 7, 4, 8, 0, tzinfo=UTC)
+    assert client.get("/queue/999/reschedule").status_code == 404
+
+
+def test_reschedule_leaves_a_running_job_to_its_worker(client: TestClient, store: Any) -> None:
+    """A job a worker holds is not moved: the page says so and the job keeps its lease and time."""
+    login(client)
+    job, _ = store.enqueue(article={"title": "Now", "url": "https://e.example/3"}, article_key="k3",
+                           targets=["x"], run_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert store.claim("busy-worker", lease_seconds=60) is not None
+    token = _token(client.get(f"/queue/{job.id}/reschedule").text)
+    answer = client.post(f"/queue/{job.id}/reschedule", data={"csrf": token, "at": "2031-01-01T09:00", "tz": "UTC"})
+    assert "cannot be rescheduled: it is running" in client.get(answer.headers["location"]).text
+    got = store.get_job(job.id)
+    assert (got.state, got.worker, got.run_at) == ("running", "busy-worker", job.run_at)
+
+
+def _until(condition: Any) -> None:
+    """Wait (at most 20 s) until ``condition()`` holds: a worker thread's first beat, or its stop."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
+
+
+def test_health_shows_the_workers_heartbeat_and_warns_when_none_runs(client: TestClient, store: Any) -> None:
+    """A running worker is listed ("last seen … ago", jobs run); once it stops, or is not seen for more than
+    two beats by the dashboard's clock, the page warns that no worker is running."""
+    import threading
+
+    from bot.worker import Worker
+
+    login(client)
+    board = client.app.state.dashboard  # type: ignore[attr-defined]
+    page = client.get("/health").text
+    assert "No worker is running: jobs will not be posted" in page and "No worker has been seen" in page
+
+    store.enqueue(article={"title": "t", "url": "https://e.example/4"}, article_key="k4", targets=["x"],
+                  run_at=datetime.now(UTC) - timedelta(seconds=1))  # no x account: the worker fails it
+    worker = Worker(Settings(), store, poll_interval=0.05, heartbeat_seconds=5, name="host-a:4242:1")
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        _until(lambda: store.kv_get("worker:host-a:4242:1") is not None)
+        page = client.get("/health").text
+        assert 'data-worker="host-a:4242:1"' in page and re.search(r"last seen \d+ s ago", page)
+        assert "No worker is running" not in page
+        board.now = lambda: datetime.now(UTC) + timedelta(seconds=11)  # more than 2 beats of 5 s unseen
+        page = client.get("/health").text
+        assert "not responding" in page and "No worker is running: jobs will not be posted" in page
+        board.now = lambda: datetime.now(UTC)
+        assert "No worker is running" not in client.get("/health").text
+    finally:
+        worker.stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+    page = client.get("/health").text
+    assert "stopped" in page and "1 job run" in page and "No worker is running: jobs will not be posted" in page
+    board.now = lambda: datetime.now(UTC) + timedelta(minutes=11)  # long gone: no longer listed
+    page = client.get("/health").text
+    assert 'data-worker="host-a:4242:1"' not in page and "No worker is running" in page

@@ -157,6 +157,10 @@ def test_a_refused_part_is_composed_again_with_the_new_settings(played: Sandbox,
     assert status["text"] == row.text
     rule = fediverse.rule_for(flavor_of(played))
     assert rule.measure(status["text"], 23) <= LIMIT - 20
+    # A new text is a new request: a server that kept the refused request under its key must not replay it.
+    keys = [r.headers.get("idempotency-key") for r in played.app.requests
+            if r.method == "POST" and r.path.rstrip("/").endswith("/statuses")]
+    assert len(keys) >= 2 and keys[0] != keys[-1] and row.idempotency_key == keys[-1]
 
 
 # --- an instance that does not answer ----------------------------------------------------------------
@@ -164,7 +168,7 @@ def test_a_refused_part_is_composed_again_with_the_new_settings(played: Sandbox,
 def test_an_unreachable_instance_still_posts_conservatively_and_says_so(flavor: str, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    """NodeInfo and both instance documents 404: code points, links in full, 500, and the dry run says so."""
+    """NodeInfo and both instance documents 404: UTF-16 units, links in full, 500, and the dry run says so."""
     with Sandbox(options={"mastodon": {"max_characters": 500, "flavor": flavor}}) as sb:
         config: dict[str, Any] = sb.app.state["mastodon"]["config"]
         config.update(nodeinfo=False, instance_v1=False, instance_v2=False)
@@ -185,7 +189,7 @@ def test_an_unreachable_instance_still_posts_conservatively_and_says_so(flavor: 
         article_file.write_text("A title\n\nA summary.\n", encoding="utf-8")
         assert main([str(article_file), "--url", "https://news.example.com/a", "--platform", "mastodon",
                      "--dry-run"]) == 0
-        assert "limit 500 (assumed: the instance did not answer; counted in code points)" in capsys.readouterr().out
+        assert "limit 500 (assumed: the instance did not answer; counted in UTF-16 units)" in capsys.readouterr().out
 
 
 def test_the_takahe_flavour_refuses_the_trailing_slash_paths(tmp_path: Path) -> None:
@@ -195,3 +199,52 @@ def test_the_takahe_flavour_refuses_the_trailing_slash_paths(tmp_path: Path) -> 
     with Sandbox(options={"mastodon": {"flavor": "takahe"}}) as sb:
         assert httpx.get(sb.url + "/api/v1/instance").status_code == 200
         assert httpx.get(sb.url + "/api/v1/instance/").status_code == 404
+
+
+# --- each row's rule on sample texts, against numbers worked out by hand from the software's code -----
+FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # 4 astral emoji joined by 3 ZWJ
+CJK = "\U00020BB7野家の牛丼"  # 𠮷 is astral (a surrogate pair in UTF-16), the other five are in the BMP
+LINK_199 = "https://news.example.com/" + "a" * 174  # 25 + 174 = 199 ASCII characters
+MENTION = "@alice@remote.example hi"  # 21 + 3 = 24 characters; Mastodon would count "@alice hi" (9)
+
+# (family, CJK, 199-character link, remote mention) per NodeInfo name, worked out by hand:
+# - Iceshrimp.NET, NoteService.CreateNoteAsync: C# ``Text.Length`` counts UTF-16 code units, so each
+#   astral character is 2: family 4*2 + 3 = 11, CJK 2 + 5 = 7; links and mentions are plain text: 199, 24.
+# - Sharkey, notes/create: JavaScript ``text.length``, the same UTF-16 units: 11, 7, 199, 24.
+# - Friendica (Statuses::post) and snac (mastoapi_post_handler) check no length at all; crosspost counts
+#   code points against the number they announce: family 7, CJK 6, 199, 24.
+# - an unknown server: UTF-16 units, links in full (the largest of the units above): 11, 7, 199, 24.
+HAND_COUNTS = {
+    "iceshrimp.net": (11, 7, 199, 24),
+    "sharkey": (11, 7, 199, 24),
+    "friendica": (7, 6, 199, 24),
+    "snac": (7, 6, 199, 24),
+    "Iceshrimp.NET": (11, 7, 199, 24),  # NodeInfo spells it so; the adapter lower-cases it, rule_for too
+    None: (11, 7, 199, 24),
+}
+
+
+@pytest.mark.parametrize("software", list(HAND_COUNTS))
+def test_each_rows_rule_counts_the_samples_as_its_software_does(software: str | None) -> None:
+    rule = fediverse.rule_for(software)
+    got = tuple(rule.measure(sample, 23) for sample in (FAMILY, CJK, LINK_199, MENTION))
+    assert got == HAND_COUNTS[software]
+    assert rule.measure(f"see {LINK_199}", 23) == 4 + 199  # no server here applies the announced 23
+
+
+def test_the_three_rows_read_in_code_are_marked_verified_with_their_promises() -> None:
+    """Iceshrimp.NET keeps the key 24 h (StatusController.PostNote); Sharkey, Friendica, snac never read it."""
+    promises = {name: fediverse.rule_for(name).honours_idempotency_key
+                for name in ("iceshrimp.net", "sharkey", "friendica", "snac")}
+    assert promises == {"iceshrimp.net": True, "sharkey": False, "friendica": False, "snac": False}
+    assert all(fediverse.rule_for(name).verified for name in promises)
+    assert not fediverse.rule_for("iceshrimp").verified  # the JavaScript Iceshrimp: not read
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (422, "Text & content warning cannot exceed 300 characters in total"),  # Iceshrimp.NET NoteService
+    (400, "MAX_LENGTH"),  # Sharkey: Misskey's ApiError code, the ``error`` Mastodon.py reports
+])
+def test_the_refusal_wordings_of_iceshrimp_net_and_sharkey_are_length_refusals(status: int, message: str) -> None:
+    assert fediverse.is_length_refusal(status, message)
+    assert not fediverse.is_length_refusal(500, message)

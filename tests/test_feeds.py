@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, InputError
 from bot.feeds import PollResult, parse_feed, poll_feed, watch_loop
 from bot.fetch import FetchRefused
+from bot.sandbox import Sandbox
 from bot.store import Store, connect
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -349,3 +350,135 @@ def test_watch_loop_polls_until_stopped_and_survives_failures(feed: FeedServer, 
     assert not thread.is_alive()
     assert titles(store) == ["Four"]
     assert sum(len(r.queued) for r in results) == 1
+
+
+
+# --- a changed entry is an edit: polled, published through the real SDKs to the sandbox, then changed ----
+
+
+PLATFORMS = ("x", "bluesky", "mastodon")
+NEW_SUMMARY = "<p>A corrected summary after a reader spotted the typo.</p>"
+FOUR = "https://blog.example.com/four/"
+
+
+def edit_rig(sandbox: Sandbox, tmp_path: Path, toml: str = "") -> tuple[Settings, Store]:
+    from tests.test_lifecycle import make_settings
+
+    settings = make_settings(sandbox, tmp_path, "feed_max_age_days = 0\n" + toml)  # the items are of April
+    return settings, connect(settings.database_url)
+
+
+def drain(settings: Settings, store: Store) -> None:
+    from bot.publish import Publisher
+    from bot.worker import Worker
+
+    worker = Worker(settings, store, poll_interval=0.05)
+    worker.publisher = Publisher(settings, store, sleep=worker._sleep, backoff=0.01)
+    worker.run(once=True)
+
+
+def poll_all(store: Store, feed: FeedServer, settings: Settings) -> PollResult:
+    return poll_feed(store, feed.url, settings=settings, targets=list(PLATFORMS))
+
+
+def queue_four(feed: FeedServer, settings: Settings, store: Store) -> list[Item]:
+    """The back catalogue, then a new entry "Four", queued by the next poll."""
+    items = three()
+    feed.body = rss(items)
+    poll_all(store, feed, settings)
+    items.insert(0, Item("g4", FOUR, "Four", 4))
+    feed.body = rss(items)
+    assert len(poll_all(store, feed, settings).queued) == 1
+    return items
+
+
+def test_changed_entry_updates_mastodon_in_place(feed: FeedServer, sandbox: Sandbox, tmp_path: Path) -> None:
+    """on_edit = "update": the entry's summary changes → the Mastodon status is edited (two versions in its
+    history); X and Bluesky cannot edit (not_editable) and keep their post; an unchanged poll does nothing."""
+    from mastodon import Mastodon
+
+    from bot.lifecycle import NOT_EDITABLE, UNCHANGED, Lifecycle
+    from bot.publish import Publisher
+
+    settings, store = edit_rig(sandbox, tmp_path, 'on_edit = "update"\n')
+    items = queue_four(feed, settings, store)
+    drain(settings, store)
+    assert all(len(sandbox.app.posts(p)) == 1 for p in PLATFORMS)
+    before = len(sandbox.app.requests)
+    same = poll_all(store, feed, settings)
+    assert same.edited == [] and same.queued == []
+    drain(settings, store)
+    assert len(sandbox.app.requests) == before  # an unchanged entry: no job, no request
+
+    items[0].summary = NEW_SUMMARY
+    feed.body = rss(items)
+    changed = poll_all(store, feed, settings)
+    assert changed.edited == [Article(url=FOUR).key] and changed.queued == []
+    assert poll_all(store, feed, settings).edited == []  # the new content is recorded: one edit, once
+    drain(settings, store)
+    [status] = sandbox.app.posts("mastodon")
+    assert "A corrected summary" in status["text"]
+    api = Mastodon(api_base_url=sandbox.url, access_token=sandbox.env()["MASTODON_ACCESS_TOKEN"])
+    history = api.status_history(status["id"])
+    assert len(history) == 2 and "A corrected summary" not in history[0]["content"]
+    assert all("A corrected summary" not in sandbox.app.posts(p)[0]["text"] for p in ("x", "bluesky"))
+    assert sandbox.app.received("x.tweets.create")[-1:] and len(sandbox.app.posts("x")) == 1
+    [update] = [j for j in store.list_jobs(include_finished=True) if j.kind == "update"]
+    assert update.state == "done" and "A corrected summary" in update.article["summary"]
+    results = Lifecycle(Publisher(settings, store)).update(Article.from_dict(update.article))
+    assert {r.platform: r.status for r in results} == {"mastodon": UNCHANGED, "x": NOT_EDITABLE,
+                                                       "bluesky": NOT_EDITABLE}
+    store.close()
+
+
+def test_changed_entry_with_on_edit_ignore_changes_nothing(
+    feed: FeedServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """on_edit = "ignore" (the default): a changed entry after publishing queues nothing, edits nothing."""
+    settings, store = edit_rig(sandbox, tmp_path)
+    items = queue_four(feed, settings, store)
+    drain(settings, store)
+    items[0].summary = NEW_SUMMARY
+    feed.body = rss(items)
+    assert poll_all(store, feed, settings).edited == [Article(url=FOUR).key]
+    drain(settings, store)
+    assert [j.kind for j in store.list_jobs(include_finished=True)] == ["publish"]
+    assert sandbox.app.received("mastodon.statuses.update") == []
+    assert "A corrected summary" not in sandbox.app.posts("mastodon")[0]["text"]
+    store.close()
+
+
+def test_changed_entry_while_queued_posts_the_new_text(feed: FeedServer, sandbox: Sandbox, tmp_path: Path) -> None:
+    """The entry changes before the worker ran: the queued job is given the new article, which is posted."""
+    settings, store = edit_rig(sandbox, tmp_path)
+    items = queue_four(feed, settings, store)
+    items[0].summary = NEW_SUMMARY
+    items[0].title = "Four, corrected"
+    feed.body = rss(items)
+    assert poll_all(store, feed, settings).edited == [Article(url=FOUR).key]
+    drain(settings, store)
+    for platform in PLATFORMS:
+        [post] = sandbox.app.posts(platform)
+        assert "Four, corrected" in post["text"], platform
+    assert len(store.list_jobs(include_finished=True)) == 1
+    store.close()
+
+
+def test_first_poll_after_upgrade_records_fingerprints_without_edits(feed: FeedServer, store: Store) -> None:
+    """Marks made before fingerprints were kept (NULL) are not edits: the next poll records the content;
+    a change after that is an edit."""
+    items = three()
+    feed.body = rss(items)
+    poll(store, feed)
+    with store._transaction(write=True) as tx:  # as version 2 of the schema left them
+        tx.run("UPDATE feed_seen SET fingerprint = NULL")
+    items[0].summary = NEW_SUMMARY
+    feed.body = rss(items)
+    assert poll(store, feed).edited == []
+    assert set(store.feed_fingerprints(feed.url, ["id:g3", "link:https://blog.example.com/three/"]).values()) \
+        - {None}
+    assert poll(store, feed).edited == []
+    items[0].title = "Three, retitled"
+    feed.body = rss(items)
+    assert poll(store, feed).edited == [Article(url="https://blog.example.com/three/").key]
+    assert titles(store) == []  # never queued (back catalogue), and an edit of it queues nothing

@@ -228,3 +228,58 @@ def test_paced_account_is_not_called_until_the_reset(sandbox: Sandbox, tmp_path:
     assert sandbox.app.received("mastodon.statuses.create") == []
     assert len(sandbox.app.posts("bluesky")) == 1
 
+
+
+def test_delete_run_is_paced_by_the_delete_bucket_and_leaves_posting_pace_alone(
+        sandbox: Sandbox, tmp_path: Path, store: Any) -> None:
+    """X limits DELETE /2/tweets/:id apart from posting. Six published articles, then six delete jobs with 2
+    deletes allowed per 2 s window: at most one 429 per window (no hammering: the spent bucket is waited
+    out from its headers), every post deleted once, after the resets; posting's pace numbers untouched."""
+    from bot.lifecycle import Lifecycle
+
+    settings = make_settings(sandbox, tmp_path)
+    publisher = Publisher(settings, store)
+    articles = [article(n) for n in range(6)]
+    for a in articles:
+        publisher.publish(a, settings.accounts_for(("x",)))
+    posting = store.kv_get(pace_key("x", "default"))
+    assert posting is not None and posting["remaining"] > 0
+    sandbox.app.set_quota("x", "tweets.delete", 2, 2.0)
+    answers: list[tuple[int, float]] = []
+    original = sandbox.app.dispatch
+
+    def dispatch(request: Request) -> Response:
+        response = original(request)
+        if request.endpoint == "x.tweets.delete":
+            answers.append((response.status, sandbox.app.quotas[("x", "tweets.delete")].window_start))
+        return response
+
+    sandbox.app.dispatch = dispatch  # type: ignore[method-assign]
+    now = datetime.now(UTC)
+    for a in articles:
+        store.enqueue(article={"key": a.key}, article_key=a.key, targets=["x:default"], run_at=now,
+                      dedupe_key=f"delete:{a.key}", kind="delete")
+    worker = Worker(settings, store, concurrency=2, poll_interval=0.05, lease_seconds=30)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        while store.job_counts()["done"] < 6 and time.monotonic() - started < 60:
+            time.sleep(0.05)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=30)
+    statuses = Counter(status for status, _ in answers)
+    print(f"\n6 deletes at 2 per 2 s window: {time.monotonic() - started:.1f} s; answers: {dict(statuses)}")
+    assert store.job_counts()["done"] == 6 and sandbox.app.posts("x") == []
+    assert {r.state for r in store.ledger_rows()} == {"deleted"}
+    assert statuses[200] == 6  # each post deleted once
+    per_window = Counter(w for status, w in answers if status == 429)
+    assert all(count <= 1 for count in per_window.values()), per_window
+    assert len({w for status, w in answers if status == 200}) >= 3  # finished after two resets
+    assert store.kv_get(pace_key("x", "default")) == posting  # posting's numbers are not deletes'
+    deleting = store.kv_get(pace_key("x", "default", "delete"))
+    assert deleting is not None and deleting["remaining"] <= 1
+    assert pace_key("x", "default", "delete") != pace_key("x", "default")
+    assert pace_key("bluesky", "default", "delete") == pace_key("bluesky", "default")  # one budget there
+    assert Lifecycle(publisher).delete(articles[0].key)[0].status == "already_deleted"

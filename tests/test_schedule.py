@@ -200,3 +200,29 @@ def test_cancel_and_retry_move_jobs_and_refuse_wrong_states(cli: Any, post_md: s
     one_line_error(cli("retry", "999"), "no job 999")
     one_line_error(cli("cancel", "abc"), "job 'abc' must be a whole number")
     one_line_error(cli("retry"), "required")
+
+
+def test_retry_at_moves_a_queued_failed_or_cancelled_job(cli: Any, post_md: str) -> None:
+    """retry --at/--tz (or --in) moves a job nobody holds to that time, read in the zone's rules; a past
+    --at needs --now; a bad zone and an unknown job are one-line errors."""
+    job = scheduled(cli("schedule", post_md, "--in", "1h", "--json"))
+    jid = str(job["id"])
+    moved = ok(cli("retry", jid, "--at", "2037-07-01 09:00", "--tz", "Europe/Paris")).stdout.strip()
+    assert moved == f"job {jid} queued for 2037-07-01 09:00 CEST (2037-07-01 07:00 UTC)"
+    again = next(j for j in stored(cli) if j["id"] == job["id"])
+    assert (again["state"], again["run_at"]) == ("queued", "2037-07-01T07:00:00+00:00")
+    ok(cli("cancel", jid))
+    ok(cli("retry", jid, "--at", "2037-12-01 09:00", "--tz", "America/New_York"))
+    again = next(j for j in stored(cli) if j["id"] == job["id"])
+    assert (again["state"], again["run_at"]) == ("queued", "2037-12-01T14:00:00+00:00")
+    before = datetime.now(UTC)
+    ok(cli("retry", jid, "--in", "2h"))
+    due = datetime.fromisoformat(next(j for j in stored(cli) if j["id"] == job["id"])["run_at"])
+    assert before + timedelta(hours=2) - timedelta(seconds=1) <= due <= datetime.now(UTC) + timedelta(hours=2)
+    one_line_error(cli("retry", jid, "--at", "2020-01-01 09:00", "--tz", "UTC"), "in the past", "--now")
+    one_line_error(cli("retry", jid, "--at", "2037-12-01 09:00", "--tz", "Mars/Olympus"), "--tz 'Mars/Olympus'")
+    one_line_error(cli("retry", jid, "--tz", "UTC"), "--tz goes with --at")
+    one_line_error(cli("retry", "999", "--in", "1h"), "no job 999")
+    ok(cli("retry", jid, "--at", "2020-01-01 09:00", "--tz", "UTC", "--now"))
+    due = datetime.fromisoformat(next(j for j in stored(cli) if j["id"] == job["id"])["run_at"])
+    assert due >= before - timedelta(seconds=1)  # a passed time with --now: due at once, not in 2020

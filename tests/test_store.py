@@ -598,6 +598,75 @@ def test_killed_process_leaves_committed_state(db_url: str) -> None:
     assert again is not None and again.attempts == 2 and again.worker == "survivor"
     s.close()
 
+def test_reschedule_queued_moves_jobs_nobody_holds(store: Store) -> None:
+    """A queued job moves to the new time (attempts kept); a failed or cancelled one is queued again there
+    (attempts reset); a running, done or unknown job is not touched; a naive time is refused."""
+    later = T0 + timedelta(days=2, hours=3)
+    queued = _enqueue(store, run_at=T0)
+    assert store.reschedule_queued(queued.id, later)
+    assert store.claim("w", lease_seconds=60, now=later - timedelta(seconds=1)) is None  # no longer due at T0
+    got = store.get_job(queued.id)
+    assert got is not None and (got.state, got.run_at, got.attempts) == ("queued", later, 0)
+
+    claimed = store.claim("w", lease_seconds=60, now=later)
+    assert claimed is not None and claimed.id == queued.id
+    assert not store.reschedule_queued(queued.id, T0)  # running: the worker owns it
+    assert store.get_job(queued.id).run_at == later  # type: ignore[union-attr]
+    assert store.finish(queued.id, "w", state="failed", error="401")
+    assert store.reschedule_queued(queued.id, later + timedelta(hours=1))
+    got = store.get_job(queued.id)
+    assert got is not None and (got.state, got.run_at, got.attempts, got.worker, got.lease_until) == (
+        "queued", later + timedelta(hours=1), 0, None, None)
+
+    assert store.cancel(queued.id)
+    assert store.reschedule_queued(queued.id, T0 + timedelta(minutes=5))
+    assert store.get_job(queued.id).state == "queued"  # type: ignore[union-attr]
+    assert store.claim("w", lease_seconds=60, now=T0 + timedelta(minutes=5)) is not None
+    assert store.finish(queued.id, "w", state="done")
+    assert not store.reschedule_queued(queued.id, later)  # done stays done
+    assert not store.reschedule_queued(999_999, later)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.reschedule_queued(queued.id, datetime(2030, 1, 1))
+
+
+def test_reschedule_queued_races_with_claims(store: Store) -> None:
+    """Rescheduling while workers claim: each job is either claimed at its old time (reschedule False) or
+    moved (True) and then not claimable at the old time; never both, never lost."""
+    jobs = [_enqueue(store, run_at=T0) for _ in range(20)]
+    later = T0 + timedelta(days=1)
+
+    def claim_all() -> list[int]:
+        got = []
+        while (job := store.claim("w", lease_seconds=60, now=T0)) is not None:
+            got.append(job.id)
+        return got
+
+    def move_all() -> list[int]:
+        return [j.id for j in jobs if store.reschedule_queued(j.id, later)]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        claimers = [pool.submit(claim_all) for _ in range(2)]
+        moved = set(pool.submit(move_all).result())
+        claimed = [i for f in claimers for i in f.result()]
+    assert len(claimed) == len(set(claimed))
+    assert moved.isdisjoint(claimed) and moved | set(claimed) == {j.id for j in jobs}
+    for job_id in moved:
+        got = store.get_job(job_id)
+        assert got is not None and (got.state, got.run_at) == ("queued", later)
+
+
+def test_kv_items_by_prefix(store: Store) -> None:
+    """kv_items returns the unexpired entries under a prefix only (a LIKE wildcard in it is literal)."""
+    store.kv_set("worker:a:1", {"pid": 1}, ttl_seconds=3600)
+    store.kv_set("worker:b:2", {"pid": 2})
+    store.kv_set("worker:gone", {"pid": 3}, ttl_seconds=-1)
+    store.kv_set("workers", "not mine")
+    store.kv_set("pace:x:default", {"remaining": 1})
+    store.kv_set("w_rker:c", 0)
+    assert store.kv_items("worker:") == {"worker:a:1": {"pid": 1}, "worker:b:2": {"pid": 2}}
+    assert store.kv_items("w_rker:") == {"w_rker:c": 0}
+    assert store.kv_items("nothing:") == {}
+
 
 # -- small tables ----------------------------------------------------------------------------------
 
@@ -639,6 +708,18 @@ def test_feed_seen_and_mark(store: Store) -> None:
     many = [f"item-{i}" for i in range(1200)]
     store.feed_mark(feed, many[:700])
     assert store.feed_seen(feed, many) == set(many[:700])
+
+
+def test_feed_fingerprints(store: Store) -> None:
+    """A mark keeps its entry's fingerprint; a mark without one keeps what is there; None before any."""
+    feed = "https://blog.example/feed.xml"
+    store.feed_mark(feed, ["old"])  # as before fingerprints were kept
+    store.feed_mark(feed, ["a", "b"], fingerprint="f1")
+    assert store.feed_fingerprints(feed, ["a", "b", "old", "new"]) == {"a": "f1", "b": "f1", "old": None}
+    store.feed_mark(feed, ["a"])
+    store.feed_mark_many(feed, [("b", "f2"), ("old", "f3"), ("c", None)])
+    assert store.feed_fingerprints(feed, ["a", "b", "old", "c"]) == {"a": "f1", "b": "f2", "old": "f3", "c": None}
+    assert store.feed_fingerprints("https://other.example/feed", ["a"]) == {}
 
 
 @pytest.mark.postgres

@@ -21,7 +21,20 @@ takahe      ``post_status``: Python ``len(status)`` (code points; the spoiler is
             at full length though it announces 23; 400 ``Status is too long``; Idempotency-Key
             ignored; the instance paths answer only without a trailing slash (what Takahē 0.11 did
             to Mastodon.py 2.3.3's ``/api/v1/instance/``).
+iceshrimp   Iceshrimp.NET (NodeInfo ``Iceshrimp.NET``): ``NoteService.CreateNoteAsync``: C#
+.net        ``Text.Length + Cw.Length`` (UTF-16 code units), links at full length though it announces
+            23; 422 ``Text & content warning cannot exceed N characters in total``; Idempotency-Key
+            honoured (``StatusController.PostNote``, 24 h). Not played: Iceshrimp.NET stores the key
+            before the note is made, so a key whose first request failed answers 408 for 24 h.
+sharkey     ``notes/create``: JavaScript ``text.length`` (UTF-16 code units) of ``status`` (the
+            Mastodon layer hands it over unchanged; ``spoiler_text`` has its own limit), links at full
+            length; ``characters_reserved_per_url`` is the length of the instance's own URL; 400
+            ``MAX_LENGTH`` (Misskey's ApiError code, which Mastodon.py reports); Idempotency-Key
+            ignored (neither the Mastodon layer nor ``notes/create`` reads it).
 ==========  =====================================================================================
+
+Friendica and snac are not played: neither checks the length of ``POST /api/v1/statuses`` (Friendica
+``Statuses::post``, snac ``mastoapi_post_handler``), so there is no boundary to play.
 """
 
 from __future__ import annotations
@@ -47,6 +60,18 @@ def _gotosocial_length(status: str, spoiler: str, _url_weight: int) -> int:
     return len(status) + len(spoiler)
 
 
+def _utf16_units(value: str) -> int:
+    return len(value.encode("utf-16-le")) // 2
+
+
+def _iceshrimp_net_length(status: str, spoiler: str, _url_weight: int) -> int:
+    return _utf16_units(status) + _utf16_units(spoiler)
+
+
+def _sharkey_length(status: str, _spoiler: str, _url_weight: int) -> int:
+    return _utf16_units(status)
+
+
 def _takahe_length(status: str, _spoiler: str, _url_weight: int) -> int:
     return len(status)
 
@@ -67,6 +92,7 @@ class Flavor:
     max_toot_chars_in_v1: bool = False
     exact_paths_only: bool = False  # a trailing slash on the instance paths is a 404
     nodeinfo_path: str = "/nodeinfo/2.0"
+    nodeinfo_name: str = ""  # NodeInfo software.name when not ``name`` (e.g. "Iceshrimp.NET")
 
 
 FLAVORS: dict[str, Flavor] = {
@@ -86,6 +112,11 @@ FLAVORS: dict[str, Flavor] = {
                announced_url_weight=25),
         Flavor("takahe", "0.11.0", 500, _takahe_length, 400, lambda _n, _limit: "Status is too long", False,
                exact_paths_only=True),
+        Flavor("iceshrimp.net", "2024.1-beta4.security2", 8192, _iceshrimp_net_length, 422,
+               lambda _n, limit: f"Text & content warning cannot exceed {limit} characters in total", True,
+               max_toot_chars_in_v1=True, nodeinfo_path="/nodeinfo/2.1", nodeinfo_name="Iceshrimp.NET"),
+        Flavor("sharkey", "2025.5.2", 3000, _sharkey_length, 400, lambda _n, _limit: "MAX_LENGTH", False,
+               announced_url_weight=len("https://sharkey.example"), nodeinfo_path="/nodeinfo/2.1"),
     )
 }
 
@@ -111,7 +142,7 @@ def nodeinfo_document(chosen: Flavor, posts: int) -> dict[str, Any]:
     """The NodeInfo 2.x document: software name and version, usage."""
     return {
         "version": "2.1" if "2.1" in chosen.nodeinfo_path else "2.0",
-        "software": {"name": chosen.name, "version": chosen.version},
+        "software": {"name": chosen.nodeinfo_name or chosen.name, "version": chosen.version},
         "protocols": ["activitypub"],
         "services": {"outbound": [], "inbound": []},
         "usage": {"users": {"total": 1, "activeMonth": 1, "activeHalfyear": 1}, "localPosts": posts},

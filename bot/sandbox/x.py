@@ -16,7 +16,7 @@ What it checks, like X:
   request the sandbox *received* (its own scheme, ``Host`` and path, the query, form bodies) and the
   consumer and token secrets; the consumer key and token must be the sandbox's; the timestamp must be
   within 15 minutes and the nonce unused. Anything else: 401 with X's problem body.
-- **Posts**: ``text`` unless media is attached; weighted length ≤ 280 by :func:`bot.text.x_length`
+- **Posts**: ``text`` unless media is attached; weighted length ≤ 280 by twitter-text-parser
   (400, X's "Your Tweet text is too long…"); unknown body fields are refused (400, as X's schema does);
   the same text as a live post of the same user → 403 "You are not allowed to create a Tweet with
   duplicate content."; a reply to an id that never existed → 400, to a deleted post → 403;

@@ -11,6 +11,7 @@ LOCKED`` on PostgreSQL), so any number of threads and processes can share one da
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from bot.store.models import (
     LedgerRow,
     StoreError,
 )
+from bot.store.signal import JobSignal
 
 LEDGER_COLUMNS = (
     "id, article_key, platform, account, part, generation, idempotency_key, state, attempts, "
@@ -256,6 +258,21 @@ class Store(ABC):
     def close(self) -> None:
         """Close every connection; the store cannot be used afterwards."""
 
+    # -- waking workers -----------------------------------------------------------------------------
+
+    @functools.cached_property
+    def job_signal(self) -> JobSignal:
+        """Notified when a job may be due now (queued, released, retried): idle workers wait on it."""
+        return JobSignal()
+
+    def _announce_job(self, tx: Tx) -> None:
+        """Inside the transaction that queues a job: tell other processes (PostgreSQL: NOTIFY)."""
+        return None  # SQLite cannot tell other processes; their workers poll
+
+    def watch_jobs(self) -> None:
+        """Feed :attr:`job_signal` from other processes' announcements too, where the database can."""
+        return None
+
     def __enter__(self) -> Store:
         return self
 
@@ -321,19 +338,21 @@ class Store(ABC):
         assert row is not None
         return self._ledger(row)
 
-    def ledger_recompose(self, row_id: int, *, text: str) -> LedgerRow | None:
+    def ledger_recompose(self, row_id: int, *, text: str, idempotency_key: str | None = None) -> LedgerRow | None:
         """Forget the request fixed for a part that never went out (``pending`` or ``failed``), so the
         next attempt is built from the current composition; returns None for any other state.
 
         A part refused by the platform (too long for a limit we did not know) can then be fixed by
         changing the settings and running again; published or possibly-sent parts are never touched.
+        ``idempotency_key`` replaces the part's key: a new text is a new request (a server that stored
+        the refused request under the old key, as Iceshrimp.NET does for 24 h, must not answer with it).
         """
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             row = tx.one(
-                "UPDATE ledger SET prepared = NULL, text = ?, updated_at = ? "
-                f"WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
-                (text, now, row_id),
+                "UPDATE ledger SET prepared = NULL, text = ?, idempotency_key = COALESCE(?, idempotency_key), "
+                f"updated_at = ? WHERE id = ? AND state IN ('pending', 'failed') RETURNING {LEDGER_COLUMNS}",
+                (text, idempotency_key, now, row_id),
             )
         return self._ledger(row) if row is not None else None
 
@@ -470,32 +489,80 @@ class Store(ABC):
         With a ``dedupe_key``, the one job ever enqueued under that key is returned (``created`` False)
         whatever its state: a webhook delivered twice, or by two hosts at once, queues one job.
         """
-        run_at = utc(run_at, "run_at")
         if kind not in JOB_KINDS:
             raise ValueError(f"job kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
+        values = self._job_values(article, article_key, targets, run_at, dedupe_key, kind)
+        with self._transaction(write=True) as tx:
+            job, created = self._enqueue_in(tx, self._ts(self._now(tx)), values)
+        if created:
+            self.job_signal.notify()
+        return job, created
+
+    def enqueue_aliased(
+        self,
+        *,
+        alias: str | None,
+        create: bool,
+        article: dict[str, Any],
+        article_key: str,
+        targets: list[str],
+        run_at: datetime,
+        dedupe_key: str | None = None,
+    ) -> tuple[Job | None, bool]:
+        """A webhook's whole ingest in one transaction; returns ``(job, created)``.
+
+        The job already remembered under ``alias`` (a key/value entry: the source's own post id, say),
+        if any; else, when ``create``, :meth:`enqueue`'s job, remembered under ``alias``; else None.
+        """
+        values = self._job_values(article, article_key, targets, run_at, dedupe_key, "publish")  # before the lock
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
-            row = tx.one(
-                "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
-                "created_at, updated_at, kind) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?) "
-                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
-                (
-                    self._json(article),
-                    article_key,
-                    self._json(list(targets)),
-                    self._ts(run_at),
-                    dedupe_key,
-                    now,
-                    now,
-                    kind,
-                ),
-            )
-            if row is not None:
-                return self._job(row), True
-            row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+            if alias is not None:
+                row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                             (alias, now))
+                known = self._read_json(row[0]) if row is not None else None
+                if isinstance(known, int) and not isinstance(known, bool):
+                    found = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (known,))
+                    if found is not None:
+                        return self._job(found), False
+            if not create:
+                return None, False
+            job, created = self._enqueue_in(tx, now, values)
+            if alias is not None:
+                self._kv_put(tx, alias, job.id, None, now)
+        if created:
+            self.job_signal.notify()
+        return job, created
+
+    def _job_values(self, article: dict[str, Any], article_key: str, targets: list[str], run_at: datetime,
+                    dedupe_key: str | None, kind: str) -> tuple[Any, ...]:
+        """A new job's column values, serialised outside the transaction (writers wait on each other)."""
+        return (self._json(article), article_key, self._json(list(targets)), self._ts(utc(run_at, "run_at")),
+                dedupe_key, kind)
+
+    def _enqueue_in(self, tx: Tx, now: Any, values: tuple[Any, ...]) -> tuple[Job, bool]:
+        *columns, dedupe_key, kind = values
+        row = tx.one(
+            "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
+            "created_at, updated_at, kind) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?) "
+            f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
+            (*columns, dedupe_key, now, now, kind),
+        )
+        if row is not None:
+            self._announce_job(tx)
+            return self._job(row), True
+        row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
         if row is None:  # cannot happen: jobs are never deleted and the conflict was on this key
             raise StoreError(f"job with dedupe key {dedupe_key!r} conflicted but cannot be read")
         return self._job(row), False
+
+    def _kv_put(self, tx: Tx, key: str, value: Any, expires: Any, now: Any) -> None:
+        tx.run(
+            "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+            "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+            "updated_at = excluded.updated_at",
+            (key, self._json(value), expires, now),
+        )
 
     def claim(self, worker: str, *, lease_seconds: float, now: datetime | None = None) -> Job | None:
         """Take the next due job for ``worker`` and lease it for ``lease_seconds``; None when idle.
@@ -605,6 +672,29 @@ class Store(ABC):
             )
         return changed == 1
 
+    def reschedule_queued(self, job_id: int, run_at: datetime) -> bool:
+        """Move a job nobody holds to ``run_at``: a queued job keeps its place in line by the new time, a
+        failed or cancelled one is queued again (``attempts`` reset to 0, as :meth:`retry` does).
+
+        For people (``crosspost retry JOB --at``, the dashboard), not workers: no lease is needed, and a
+        running or finished job is never touched (False). One conditional UPDATE, so a worker claiming the
+        job at the same moment either gets it first (this returns False) or claims it at its new time.
+        """
+        at = self._ts(utc(run_at, "run_at"))
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            changed = tx.run(
+                "UPDATE jobs SET run_at = ?, attempts = CASE WHEN state = 'queued' THEN attempts ELSE 0 END, "
+                "state = 'queued', worker = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE id = ? AND state IN ('queued', 'failed', 'cancelled')",
+                (at, now, job_id),
+            )
+            if changed == 1:
+                self._announce_job(tx)
+        if changed == 1:
+            self.job_signal.notify()
+        return changed == 1
+
     def replace_queued_article(self, job_id: int, article: dict[str, Any]) -> bool:
         """Give a still-queued job the article's newer version (an edit arrived before it ran).
 
@@ -643,6 +733,12 @@ class Store(ABC):
         """The job with this id, or None."""
         with self._transaction(write=False) as tx:
             row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return self._job(row) if row is not None else None
+
+    def job_by_dedupe_key(self, dedupe_key: str) -> Job | None:
+        """The one job enqueued under ``dedupe_key`` (a feed's or webhook's article key), or None."""
+        with self._transaction(write=False) as tx:
+            row = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
         return self._job(row) if row is not None else None
 
     def list_jobs(self, *, include_finished: bool = False) -> list[Job]:
@@ -699,6 +795,16 @@ class Store(ABC):
             )
         return self._read_json(row[0]) if row is not None else None
 
+    def kv_items(self, prefix: str) -> dict[str, Any]:
+        """Every unexpired entry whose key starts with ``prefix``, by key (e.g. all ``worker:`` heartbeats)."""
+        with self._transaction(write=False) as tx:
+            rows = tx.all(
+                "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? AND (expires_at IS NULL OR expires_at > ?) "
+                "ORDER BY key",
+                (len(prefix), prefix, self._ts(self._now(tx))),
+            )
+        return {key: self._read_json(value) for key, value in rows}
+
     def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None:
         """Store a JSON-serialisable ``value`` under ``key``, expiring after ``ttl_seconds`` if given.
 
@@ -715,6 +821,78 @@ class Store(ABC):
                 (key, self._json(value), self._ts(expires), self._ts(now)),
             )
 
+    def kv_update(self, key: str, change: Callable[[Any | None], Any | None], *,
+                  ttl_seconds: float | None = None) -> None:
+        """Read-compare-write ``key`` atomically (against every process): store ``change(current)``
+        unless it is None (keep what is there). For values several writers race on, such as the
+        quota the latest answer of a platform announced."""
+        with self._transaction(write=True) as tx:
+            self._lock_keys(tx, [key])
+            now = self._now(tx)
+            row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                         (key, self._ts(now)))
+            value = change(self._read_json(row[0]) if row is not None else None)
+            if value is None:
+                return
+            expires = now + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
+            tx.run(
+                "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+                "updated_at = excluded.updated_at",
+                (key, self._json(value), self._ts(expires), self._ts(now)),
+            )
+
+    # -- shared quotas ------------------------------------------------------------------------------
+
+    def _lock_keys(self, tx: Tx, keys: Sequence[str]) -> None:
+        """Serialise transactions on these keys (SQLite's write transaction already is exclusive)."""
+        return None
+
+    def reserve_quota(
+        self,
+        keys: Sequence[str],
+        holder: str,
+        *,
+        hold_seconds: float,
+        decide: Callable[[str, Any, int], bool],
+    ) -> list[bool]:
+        """Atomically, for each quota key: may ``holder`` post on it now? Where yes, hold a share.
+
+        ``decide(key, state, holds)`` gets the JSON kept under ``key`` (the platform's last word on
+        what is left, None if nothing is known) and the number of unexpired holds others have on
+        it (posts under way, in any process); where it says True, a hold of ``holder`` is added
+        until :meth:`release_quota` or for ``hold_seconds`` (a worker that dies lets it lapse).
+        One transaction, exclusive on these keys: two workers cannot both take the last share.
+        """
+        with self._transaction(write=True) as tx:
+            self._lock_keys(tx, sorted(keys))
+            now = self._now(tx)
+            at = self._ts(now)
+            granted: list[bool] = []
+            for key in keys:
+                row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)", (key, at))
+                prefix = _hold_prefix(key)
+                count = tx.one(
+                    "SELECT COUNT(*) FROM kv WHERE substr(key, 1, ?) = ? AND expires_at > ?", (len(prefix), prefix, at)
+                )
+                ok = decide(key, self._read_json(row[0]) if row is not None else None, int(count[0]) if count else 0)
+                if ok:
+                    tx.run(
+                        "INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+                        "updated_at = excluded.updated_at",
+                        (prefix + holder, self._json(True), self._ts(now + timedelta(seconds=hold_seconds)), at),
+                    )
+                granted.append(ok)
+        return granted
+
+    def release_quota(self, keys: Sequence[str], holder: str) -> None:
+        """Drop ``holder``'s holds on these quota keys (its posts are done: the headers tell the rest)."""
+        if not keys:
+            return
+        with self._transaction(write=True) as tx:
+            tx.many("DELETE FROM kv WHERE key = ?", [(_hold_prefix(k) + holder,) for k in keys])
+
     def feed_seen(self, feed_url: str, keys: list[str]) -> set[str]:
         """Which of ``keys`` (feed item ids) were already marked seen for ``feed_url``."""
         seen: set[str] = set()
@@ -728,17 +906,41 @@ class Store(ABC):
                 seen.update(r[0] for r in rows)
         return seen
 
-    def feed_mark(self, feed_url: str, keys: list[str]) -> None:
-        """Mark ``keys`` seen for ``feed_url`` (marking twice is harmless)."""
-        if not keys:
+    def feed_fingerprints(self, feed_url: str, keys: list[str]) -> dict[str, str | None]:
+        """The seen ones of ``keys`` for ``feed_url``, each with the content fingerprint last recorded for
+        it (None for a mark made without one, before version 3 of the schema)."""
+        found: dict[str, str | None] = {}
+        with self._transaction(write=False) as tx:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                marks = ", ".join("?" * len(chunk))
+                rows = tx.all(
+                    f"SELECT item_key, fingerprint FROM feed_seen WHERE feed_url = ? AND item_key IN ({marks})",
+                    (feed_url, *chunk),
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def feed_mark(self, feed_url: str, keys: list[str], *, fingerprint: str | None = None) -> None:
+        """Mark ``keys`` seen for ``feed_url`` (marking twice is harmless). With ``fingerprint``, each key
+        records it as the entry's content now; without, a key keeps the fingerprint it has."""
+        self.feed_mark_many(feed_url, [(k, fingerprint) for k in keys])
+
+    def feed_mark_many(self, feed_url: str, marks: list[tuple[str, str | None]]) -> None:
+        """:meth:`feed_mark` for many entries in one transaction: ``(item key, fingerprint or None)`` pairs."""
+        if not marks:
             return
         with self._transaction(write=True) as tx:
             now = self._ts(self._now(tx))
             tx.many(
-                "INSERT INTO feed_seen (feed_url, item_key, seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (feed_url, item_key) DO NOTHING",
-                [(feed_url, k, now) for k in dict.fromkeys(keys)],
+                "INSERT INTO feed_seen (feed_url, item_key, seen_at, fingerprint) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (feed_url, item_key) DO UPDATE SET "
+                "fingerprint = COALESCE(excluded.fingerprint, feed_seen.fingerprint)",
+                [(feed_url, k, now, fp) for k, fp in dict(marks).items()],
             )
+
+
+def _hold_prefix(key: str) -> str:
+    return f"hold:{key}:"
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

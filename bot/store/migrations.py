@@ -192,9 +192,16 @@ ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'publish';
 CREATE INDEX feed_seen_seen_at ON feed_seen (seen_at);
 """
 
+# Version 3: a changed feed entry is an edit (bot/feeds.py). Each seen mark keeps the fingerprint of
+# what composition reads from the entry; NULL for marks made before (recorded at the next poll, no edit).
+_V3 = """
+ALTER TABLE feed_seen ADD COLUMN fingerprint TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, jobs, kv, feed_seen", _V1_SQLITE, _V1_POSTGRESQL),
     Migration(2, "ledger deleted/edited, job kind", _V2_SQLITE, _V2_POSTGRESQL),
+    Migration(3, "feed_seen fingerprint", _V3, _V3),
 )
 """Every migration, in version order."""
 

@@ -12,6 +12,7 @@ and this module only when a ``postgresql://`` URL is used.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,6 +31,9 @@ from bot.store.models import StoreError
 CONNECT_TIMEOUT_SECONDS = 10
 POOL_SIZE = 10
 """Connections per store (per process): enough for a publisher's fan-out, far below max_connections."""
+JOBS_CHANNEL = "crosspost_jobs"
+"""NOTIFY channel: a job was queued (any schema of the database; a stray wake-up costs one claim)."""
+LISTEN_RETRY_SECONDS = 5.0
 _Conn = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -84,6 +88,9 @@ class PostgresStore(Store):
         self._pool: ConnectionPool[_Conn] = ConnectionPool(
             self._open, lambda c: c.close(), max_size=POOL_SIZE, check=_alive
         )
+        self._listen_lock = threading.Lock()
+        self._listen_stop = threading.Event()
+        self._listener: threading.Thread | None = None
         try:
             self._migrate()
         except StoreError as exc:
@@ -174,5 +181,37 @@ class PostgresStore(Store):
     def _read_json(self, raw: Any) -> Any:
         return raw
 
+    def _lock_keys(self, tx: Tx, keys: Sequence[str]) -> None:
+        for key in keys:  # sorted by the caller: two transactions never wait on each other in a cycle
+            tx.one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("crosspost.quota:" + key,))
+
+    def _announce_job(self, tx: Tx) -> None:
+        tx.run(f"NOTIFY {JOBS_CHANNEL}")  # delivered at commit, to every listening worker process
+
+    def watch_jobs(self) -> None:
+        """LISTEN for queued jobs on a connection of its own, in a daemon thread, feeding ``job_signal``.
+
+        Started once per store. If the connection drops, it reconnects after a pause; meanwhile the
+        workers poll as before.
+        """
+        with self._listen_lock:
+            if self._listener is not None:
+                return
+            self._listener = threading.Thread(target=self._listen, name="crosspost-listen", daemon=True)
+            self._listener.start()
+
+    def _listen(self) -> None:
+        while not self._pool.closed:
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                     application_name="crosspost-listen") as conn:
+                    conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                    while not self._pool.closed:
+                        for _ in conn.notifies(timeout=1.0):
+                            self.job_signal.notify()
+            except psycopg.Error:
+                self._listen_stop.wait(LISTEN_RETRY_SECONDS)
+
     def close(self) -> None:
+        self._listen_stop.set()
         self._pool.close_all()

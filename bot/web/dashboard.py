@@ -8,8 +8,10 @@ bound to the session (the login form: a signed, short-lived one); a POST without
 Every page and action but the login needs a session. The webhook endpoints are not under this: they
 keep their own signatures.
 
-Actions use the store API and the CLI's own helpers (``parse_when``, ``store.enqueue``, ``store.cancel``,
-``store.retry``), so a job queued here is the job ``crosspost schedule`` would queue.
+Actions use the store API and the CLI's own helpers (``parse_when``, ``is_past``, ``store.enqueue``,
+``store.cancel``, ``store.retry``, ``store.reschedule_queued``), so a job queued or moved here is the job
+``crosspost schedule`` or ``crosspost retry --at`` would queue or move. The Health page reads the workers'
+heartbeats (bot/heartbeat.py) and warns when none is running.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -32,6 +35,7 @@ from starlette.routing import Route
 
 from bot import platforms
 from bot.errors import CrosspostError
+from bot.heartbeat import ago, seen_workers
 from bot.web import environment
 
 COOKIE = "crosspost_session"
@@ -41,6 +45,14 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60.0
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this machine knows, UTC first: the choices of a time zone select."""
+    from zoneinfo import available_timezones
+
+    return ("UTC", *sorted(z for z in available_timezones() if z != "UTC" and "/" in z))
 
 
 class LoginThrottle:
@@ -67,9 +79,11 @@ class LoginThrottle:
 
 
 class Dashboard:
-    def __init__(self, settings: Any, store: Any, *, password: str, secret: str | None) -> None:
+    def __init__(self, settings: Any, store: Any, *, password: str, secret: str | None,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.now = now or (lambda: datetime.now(UTC))  # judges heartbeats and past times (tests replace it)
         self._password_hash = hashlib.sha256(password.encode("utf-8")).digest()
         self._signer = URLSafeTimedSerializer(secret or secrets.token_urlsafe(32), salt="crosspost-dashboard")
         self.throttle = LoginThrottle()
@@ -231,12 +245,58 @@ class Dashboard:
         action = request.path_params["action"]
         if action not in ("cancel", "retry"):
             return self.page(request, "message.html", 404, title="Not found", text=f"No action {action!r}.")
-        done = await run_in_threadpool(getattr(self.store, action), job_id)  # store.cancel / store.retry
+        if action == "cancel":
+            done = await run_in_threadpool(self.store.cancel, job_id)
+        else:  # as crosspost retry: a cancelled job keeps its time (next week's post must not go out today)
+            done = await run_in_threadpool(lambda: self.store.retry(job_id, due_now=False))
         verb = {"cancel": "cancelled", "retry": "queued again"}[action]
         notice = f"Job {job_id} {verb}." if done else f"Job {job_id} cannot be {verb} in its state."
         from urllib.parse import quote
 
         return RedirectResponse(f"/queue?notice={quote(notice)}", status_code=303)
+
+    async def reschedule(self, request: Request) -> Response:
+        """GET: a form (date and time, and a time zone select) to move a job; POST: move it there."""
+        job = await run_in_threadpool(self.store.get_job, int(request.path_params["job_id"]))
+        if job is None:
+            return self.page(request, "message.html", 404, title="Not found", text="There is no such job.")
+        if request.method == "GET":
+            zone = request.query_params.get("tz", "")
+            return self._reschedule_form(request, job, zone if zone in time_zones() else "UTC", None, None)
+        form = await request.form()
+        at, zone = str(form.get("at") or "").strip(), str(form.get("tz") or "UTC")
+        from bot.triggers import is_past, parse_when, zone_named
+
+        try:
+            if not at:
+                raise CrosspostError("pick the date and time to run it at")
+            run_at = parse_when(at, None, zone)
+            if is_past(run_at, self.now()):
+                raise CrosspostError(f"{at.replace('T', ' ')} in {zone} has passed ({run_at:%Y-%m-%d %H:%M} UTC): "
+                                     "pick a later time, or use Retry on the queue page to run it now")
+        except CrosspostError as exc:
+            return self._reschedule_form(request, job, zone, at, str(exc), status=400)
+        if not await run_in_threadpool(self.store.reschedule_queued, job.id, run_at):
+            notice = f"Job {job.id} cannot be rescheduled: it is running or finished."
+        else:
+            local = run_at.astimezone(zone_named(zone))
+            notice = (f"Job {job.id} rescheduled to {local:%Y-%m-%d %H:%M} {zone} "
+                      f"({run_at:%Y-%m-%d %H:%M} UTC).")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/queue?notice={quote(notice)}", status_code=303)
+
+    def _reschedule_form(self, request: Request, job: Any, zone: str, at: str | None, error: str | None,
+                         status: int = 200) -> HTMLResponse:
+        from bot.triggers import zone_named
+
+        if at is None:  # the job's current due time, on the chosen zone's clock
+            try:
+                at = job.run_at.astimezone(zone_named(zone)).strftime("%Y-%m-%dT%H:%M")
+            except ValueError:
+                at = job.run_at.strftime("%Y-%m-%dT%H:%M")
+        return self.page(request, "reschedule.html", status, job=job, at=at, zone=zone, zones=time_zones(),
+                         zone_given="tz" in request.query_params, error=error)
 
     # --- posts and health -------------------------------------------------------------------------
     async def posts(self, request: Request) -> Response:
@@ -272,18 +332,27 @@ class Dashboard:
         missing = [p.label for p in platforms.all_platforms() if p.name not in configured]
         jobs = self.store.list_jobs()
         running = [j for j in jobs if j.state == "running"]
-        return {"accounts": accounts, "missing": missing, "counts": self.store.job_counts(), "running": running}
+        now = self.now()
+        workers = [{"name": w.name, "host": w.host, "pid": w.pid, "jobs_run": w.jobs_run, "running": w.running(now),
+                    "stopped": w.stopped, "seen": ago((now - w.beat_at).total_seconds()),
+                    "up": ago((now - w.started_at).total_seconds())}
+                   for w in seen_workers(self.store, now)]
+        return {"accounts": accounts, "missing": missing, "counts": self.store.job_counts(), "running": running,
+                "workers": workers, "no_worker": not any(w["running"] for w in workers)}
 
 
 def mount(app: Starlette, settings: Any, store: Any, *, password: str, secret: str | None) -> Dashboard:
-    """Add the dashboard's routes to ``app`` (after the webhook's, which keep their own paths)."""
+    """Add the dashboard's routes to ``app`` (after the webhook's, which keep their own paths); the
+    Dashboard is kept as ``app.state.dashboard``."""
     board = Dashboard(settings, store, password=password, secret=secret)
+    app.state.dashboard = board
     g = board.guarded
     app.router.routes.extend([
         Route("/login", board.login, methods=["GET", "POST"]),
         Route("/logout", g(board.logout), methods=["POST"]),
         Route("/", g(board.compose), methods=["GET", "POST"]),
         Route("/queue", g(board.queue), methods=["GET"]),
+        Route("/queue/{job_id:int}/reschedule", g(board.reschedule), methods=["GET", "POST"]),
         Route("/queue/{job_id:int}/{action:str}", g(board.job_action), methods=["POST"]),
         Route("/posts", g(board.posts), methods=["GET"]),
         Route("/health", g(board.health), methods=["GET"]),
