@@ -42,7 +42,7 @@ class ImageSpec:
 
 @dataclass(frozen=True)
 class LinkCard:
-    """Bluesky's ``app.bsky.embed.external``: the card a link shows; ``thumb_url`` becomes a blob."""
+    """The card a link shows (title, description, image); each platform gives it its own shape."""
 
     uri: str
     title: str

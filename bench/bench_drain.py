@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.article import Article  # noqa: E402
-from bot.sandbox import CREDENTIALS  # noqa: E402
+from bot.sandbox import credentials  # noqa: E402
 from bot.store import connect  # noqa: E402
 
 PG_DEFAULT = os.environ.get("CROSSPOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -77,7 +77,7 @@ def clean_env() -> dict[str, str]:
 
 
 def worker_env(sandbox_url: str, database_url: str) -> dict[str, str]:
-    return {**clean_env(), **CREDENTIALS, "X_API_BASE_URL": sandbox_url, "BLUESKY_SERVICE_URL": sandbox_url,
+    return {**clean_env(), **credentials(), "X_API_BASE_URL": sandbox_url, "BLUESKY_SERVICE_URL": sandbox_url,
             "MASTODON_API_BASE_URL": sandbox_url, "CROSSPOST_ALLOW_PRIVATE_NETWORK": "1",
             "CROSSPOST_TIMEOUT": "10", "CROSSPOST_LOG_LEVEL": "WARNING", "DATABASE_URL": database_url,
             "PYTHONPATH": str(ROOT)}

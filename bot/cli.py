@@ -13,21 +13,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot import platforms
 from bot.checks import did_you_mean
 from bot.cliargs import Parser, UsageError
 from bot.errors import CrosspostError
-from bot.rules import PLATFORM_NAMES, RULES
 
-EXAMPLES = """\
+EXAMPLES = f"""\
 examples:
   crosspost post.md --dry-run                       show what would be posted, with lengths
   crosspost article.txt --url https://blog.example.com/p/1 --dry-run --json
-  crosspost https://blog.example.com/p/1 --platform bluesky,mastodon
+  crosspost https://blog.example.com/p/1 --platform {platforms.example_list()}
   cat post.json | crosspost - --format json --tag Python --tag "Open Source"
   crosspost post.md --thread                        the body as a numbered thread
   crosspost status                                  what was posted where
   crosspost preview post.md --open                  an HTML page: each post as the platform shows it
-  crosspost sandbox                                 local X/Bluesky/Mastodon to try it all
+  crosspost sandbox                                 every platform's local stand-in, to try it all
   crosspost --version
   crosspost post.md --update                        edit what is out there (on_edit = "update")
   crosspost delete post.md                          retract every post of the article
@@ -39,7 +39,7 @@ def _post_parser() -> argparse.ArgumentParser:
 
     p = Parser(
         prog="crosspost",
-        description="Cross-post an article to X, Bluesky and Mastodon: fitted by each platform's own "
+        description=f"Cross-post an article to {platforms.labels()}: fitted by each platform's own "
         "counting, hashtags whole, the canonical link intact, exactly once.",
         epilog=EXAMPLES + f"\nother commands: {', '.join(SUBCOMMANDS)}\n  (crosspost COMMAND --help for each)\n",
     )
@@ -51,12 +51,12 @@ def _post_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--url", type=cliargs.URL, help="the canonical link (overrides the article's)")
     p.add_argument("--platform", type=cliargs.PLATFORMS,
-                   help=f"comma-separated subset of {','.join(PLATFORM_NAMES)} (default: all)")
+                   help=f"comma-separated subset of {','.join(platforms.names())} (default: all)")
     p.add_argument("--tag", action="append", default=[], type=cliargs.TAG, metavar="TAG",
                    help="add a hashtag (repeatable)")
     p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
     p.add_argument("--templates", type=cliargs.EXISTING_DIR, metavar="DIR",
-                   help="directory with x.j2, bluesky.j2, mastodon.j2")
+                   help=f"directory with {platforms.template_files()}")
     p.add_argument("--config", type=cliargs.EXISTING_FILE, metavar="FILE",
                    help="crosspost.toml (default: ./crosspost.toml)")
     p.add_argument("--format", choices=cliargs.FORMATS, help="force the input format (default: by extension)")
@@ -65,7 +65,7 @@ def _post_parser() -> argparse.ArgumentParser:
                    help="post even though the source marks the article unpublished (draft, scheduled, private…)")
     p.add_argument("--update", action="store_true",
                    help="the article changed: edit its published posts in place where on_edit = \"update\" "
-                   "(Mastodon); others report not_editable")
+                   "(where the platform can); others report not_editable")
     return p
 
 
@@ -170,7 +170,7 @@ def run_post(options: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.policy import PUBLISH_DRAFT_FLAG, check_option_url, check_publishable, unpublished_reason
 
-    platforms = options.platform or PLATFORM_NAMES
+    chosen = options.platform or platforms.names()
     settings = load_settings(config_file=options.config, templates_dir=options.templates)
     check_option_url(options.url)
     article = load_input(options, allow_private=settings.allow_private_network, timeout=settings.timeout)
@@ -180,7 +180,7 @@ def run_post(options: argparse.Namespace) -> int:
     if options.dry_run:
         from bot.planning import dry_run_plan
 
-        plan = dry_run_plan(article, settings, platforms, thread=options.thread)
+        plan = dry_run_plan(article, settings, chosen, thread=options.thread)
         unpublished = unpublished_reason(article)
         refused = unpublished if unpublished and not options.publish_draft else None
         if refused:
@@ -198,11 +198,11 @@ def run_post(options: argparse.Namespace) -> int:
             raise UsageError("--update edits what is published; it cannot be combined with --force")
         from bot.lifecycle import run_update
 
-        return run_update(article, settings, platforms, as_json=options.json)
+        return run_update(article, settings, chosen, as_json=options.json)
 
     from bot.publish import run_publish
 
-    return run_publish(article, settings, platforms, thread=options.thread, force=options.force,
+    return run_publish(article, settings, chosen, thread=options.thread, force=options.force,
                        as_json=options.json)
 
 
@@ -215,7 +215,7 @@ def render_plan(plan: Any) -> str:
     if article.tags:
         lines.append(f"tags:    {', '.join(article.tags)}")
     for pp in plan.platforms:
-        rules = RULES[pp.platform]
+        rules = platforms.get(pp.platform)
         count = len(pp.posts)
         lines.append("")
         lines.append(f"── {rules.label} ({pp.account}) · {count} post{'s' if count != 1 else ''} " + "─" * 20)
@@ -225,9 +225,8 @@ def render_plan(plan: Any) -> str:
             head = f"[{i}/{count}] " if count > 1 else ""
             lines.append(f"{head}{post.length}/{pp.limit} {pp.unit or rules.unit}")
             lines.extend(f"  │ {line}" for line in post.text.split("\n"))
-            if post.embed:
-                ext = post.embed["external"]
-                lines.append(f"  ↳ link card: {ext['title']} <{ext['uri']}>")
+            if post.card:
+                lines.append(f"  ↳ link card: {post.card.title} <{post.card.uri}>")
             if post.tags:
                 lines.append(f"  ↳ record tags: {', '.join(post.tags)}")
     return "\n".join(lines)

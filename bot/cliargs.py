@@ -189,12 +189,12 @@ EXISTING_DIR = ArgType("directory", _existing("directory"))
 
 
 def _platforms(text: str) -> tuple[str, ...]:
-    from bot.rules import parse_platforms
+    from bot import platforms
 
     if not text.strip():
         raise BadValue("name at least one platform (default: all)")
     try:
-        return parse_platforms(text)
+        return platforms.parse_platforms(text)
     except CrosspostError as exc:
         raise BadValue(str(exc)) from None
 

@@ -119,35 +119,45 @@ SANDBOX_EXAMPLES = """\
 examples:
   crosspost sandbox                          serve on 127.0.0.1:8765 and print the environment to use
   eval "$(crosspost sandbox --port 9000 &)"  (or paste the printed export lines into another shell)
-  crosspost sandbox --mastodon-max-characters 5000 --seed 7
-  crosspost sandbox --mastodon-flavor takahe        a Takahē server: raw code points, no Idempotency-Key
+  crosspost sandbox --seed 7 --PLATFORM-OPTION VALUE   a platform's own options are listed above
 """
 
 
-def sandbox_parser() -> Parser:
-    from bot.sandbox.flavors import FLAVOR_NAMES
+def _option_flag(platform: str, option: str) -> str:
+    return f"--{platform}-{option.replace('_', '-')}"
 
-    p = Parser(prog="crosspost sandbox", description="Serve local stand-ins of X, Bluesky and Mastodon.",
+
+def sandbox_parser() -> Parser:
+    from bot import platforms
+    from bot.sandbox import cli_options
+
+    labels = [p.label for p in platforms.all_platforms()]
+    p = Parser(prog="crosspost sandbox", description=f"Serve local stand-ins of {', '.join(labels)}.",
                epilog=SANDBOX_EXAMPLES)
     p.add_argument("--port", type=cliargs.PORT, default=8765, help="port to listen on (default 8765; 0: any free)")
     p.add_argument("--host", type=cliargs.HOST, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--mastodon-max-characters", type=cliargs.count(1, 1_000_000), default=None,
-                   help="the post limit the local Mastodon instance announces (default: the flavour's own)")
-    p.add_argument("--mastodon-flavor", choices=FLAVOR_NAMES, default=None, metavar="SOFTWARE",
-                   help=f"play {'|'.join(FLAVOR_NAMES)} (default: $CROSSPOST_SANDBOX_MASTODON_FLAVOR, "
-                   "else mastodon)")
+    for platform, options in cli_options().items():
+        for option, keywords in options.items():
+            keywords = dict(keywords)
+            if keywords.get("type") == "count":
+                keywords["type"] = cliargs.count(1, 1_000_000)
+            p.add_argument(_option_flag(platform, option), dest=f"{platform}__{option}", default=None, **keywords)
     p.add_argument("--seed", type=cliargs.count(0, 2**32 - 1), default=None, help="random seed for chaos faults")
     return p
 
 
 def sandbox(argv: Sequence[str]) -> int:
-    """``crosspost sandbox [--port P]``: serve the local X/Bluesky/Mastodon and print its environment."""
+    """``crosspost sandbox [--port P]``: serve every platform's stand-in and print its environment."""
     args = sandbox_parser().parse_args(argv)
     from bot.sandbox import Sandbox
 
+    options: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        if "__" in dest and value is not None:
+            platform, _, option = dest.partition("__")
+            options.setdefault(platform, {})[option] = value
     try:
-        sb = Sandbox(args.port, host=args.host, seed=args.seed, mastodon_max_characters=args.mastodon_max_characters,
-                     mastodon_flavor=args.mastodon_flavor)
+        sb = Sandbox(args.port, host=args.host, seed=args.seed, options=options)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

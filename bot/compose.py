@@ -21,11 +21,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import regex
 
-from bot import mentions, text
+from adapters.base import LinkCard
+from bot import mentions, platforms, text
 from bot.article import Article
 from bot.errors import ConfigError, InputError
 from bot.policy import validate_canonical_url
-from bot.rules import RULES, PlatformRules
 
 ELLIPSIS = "…"
 LINK_POLICIES = ("always", "omit", "reply")
@@ -75,19 +75,18 @@ class PlannedPost:
     text: str
     length: int
     facets: tuple[dict[str, Any], ...] = ()
-    embed: dict[str, Any] | None = None
-    tags: tuple[str, ...] = ()  # Bluesky record tags (hashtags that did not fit in the text)
-    thumb_url: str | None = None  # the link card's image, fetched by the adapter
+    card: LinkCard | None = None  # the link card, where the platform's record carries one (Platform.card)
+    tags: tuple[str, ...] = ()  # record tags (hashtags that did not fit in the text)
     safe_length: int | None = None  # what the fitter kept within the limit, when it counts more than the platform
 
-    def to_json(self, rules: PlatformRules) -> dict[str, Any]:
+    def to_json(self, rules: platforms.Platform) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "length": self.length}
         if self.safe_length is not None:
             data["safe_length"] = self.safe_length
         if rules.shortens_links or self.facets:
             data["facets"] = list(self.facets)
-        if self.embed is not None:
-            data["embed"] = self.embed
+        if self.card is not None and rules.card is not None:
+            data["embed"] = rules.card(self.card.uri, self.card.title, self.card.description)
         if self.tags:
             data["tags"] = list(self.tags)
         return data
@@ -104,7 +103,7 @@ class PlatformPlan:
     unit: str | None = None  # when the server counts in another unit than the platform's default
 
     def to_json(self) -> dict[str, Any]:
-        rules = RULES[self.platform]
+        rules = platforms.get(self.platform)
         data: dict[str, Any] = {
             "platform": self.platform,
             "account": self.account,
@@ -167,10 +166,13 @@ def _template(templates_dir: str, platform: str) -> Callable[..., str]:
     import jinja2
 
     path = Path(templates_dir) / f"{platform}.j2"
+    shipped = platforms.get(platform).template if platforms.is_platform(platform) else None
+    if not path.is_file() and shipped is not None and templates_dir == str(default_templates_dir()):
+        path = Path(shipped)  # a platform registered from outside ships its own default template
     if not path.is_file():
         raise ConfigError(f"no template {path}: a templates directory needs {platform}.j2")
     try:
-        template = _environment(templates_dir).get_template(path.name)
+        template = _environment(str(path.parent)).get_template(path.name)
     except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:
         line = getattr(exc, "lineno", "?")
         raise ConfigError(f"template {path} line {line}: {exc}") from None
@@ -376,7 +378,7 @@ class _Fitter:
     every fitted summary is kept for the fitter's lifetime (one platform of one article).
     """
 
-    rules: PlatformRules
+    rules: platforms.Platform
     render: Callable[..., str]
     title: str
     link: str  # what the text shows (Bluesky: the short display form)
@@ -547,7 +549,7 @@ def compose_platform(
 ) -> PlatformPlan:
     """Fit ``article`` into posts for one platform account."""
     options = options or ComposeOptions()
-    rules = RULES[platform].with_limit(options.limit, options.url_weight)
+    rules = platforms.get(platform).with_limit(options.limit, options.url_weight)
     if options.counting:
         from bot.fediverse import with_server_rule
 
@@ -583,10 +585,10 @@ def compose_platform(
     texts.extend(t + _part_number(i, total) for i, t in enumerate(extra, 2))
 
     posts = []
-    card = _card(article, url, summary) if rules.link_card and url else None
+    card = _card(article, url, summary) if rules.card and url else None
     for index, post_text in enumerate(texts):
         has_link = bool(url) and shown in post_text
-        facets = tuple(text.bluesky_facets(post_text, links if has_link else [])) if rules.shortens_links else ()
+        facets = tuple(rules.facets(post_text, links if has_link else []))
         record_tags: tuple[str, ...] = ()
         if index == 0 and rules.record_tags:
             present = {text.hashtag_key(t) for t in _tags_in(post_text)}
@@ -597,9 +599,8 @@ def compose_platform(
                 length=rules.own_length(post_text),
                 safe_length=rules.length(post_text) if rules.own_measure else None,
                 facets=facets,
-                embed=card if (card and has_link) else None,
+                card=card if has_link else None,
                 tags=record_tags,
-                thumb_url=article.image if (card and has_link) else None,
             )
         )
     return PlatformPlan(platform, account, rules.limit, tuple(posts), options.limit_source, options.software,
@@ -612,7 +613,7 @@ def _validated_url(url: Any) -> str:
     return validate_canonical_url(url)
 
 
-def _body_parts(body: str, rules: PlatformRules, room_parts: int) -> list[str]:
+def _body_parts(body: str, rules: platforms.Platform, room_parts: int) -> list[str]:
     if room_parts <= 0:
         return []
     if not body:
@@ -667,15 +668,10 @@ def _tags_in(post: str) -> list[str]:
     return [str(t) for t in _TAG_IN_TEXT.findall(post)]
 
 
-def _card(article: Article, url: str, summary: str) -> dict[str, Any]:
-    return {
-        "$type": "app.bsky.embed.external",
-        "external": {
-            "uri": url,
-            "title": article.title or (sentences(summary)[0] if summary else url),
-            "description": _card_description(summary),
-        },
-    }
+def _card(article: Article, url: str, summary: str) -> LinkCard:
+    """The link card's content; its shape on the wire is the platform's (``Platform.card``)."""
+    title = article.title or (sentences(summary)[0] if summary else url)
+    return LinkCard(uri=url, title=title, description=_card_description(summary), thumb_url=article.image)
 
 
 def _card_description(summary: str, max_graphemes: int = 300) -> str:

@@ -41,13 +41,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from adapters.base import PUBLIC_CREDENTIAL_SUFFIXES, AccountSettings
+from adapters.base import AccountSettings
+from bot import platforms
 from bot.checks import BadValue, Check, Choice, Flag, HttpUrl, Number, Text, TextTable, did_you_mean
 from bot.compose import LINK_POLICIES, ComposeOptions
 from bot.errors import ConfigError
 from bot.notify import NotifySettings
 from bot.notify import read_settings as read_notify_settings
-from bot.rules import RULES
 
 DEFAULT_FEED_MAX_AGE_DAYS = 14
 """A feed entry older than this is old news (a back-dated post, a feed that re-keyed its entries)."""
@@ -59,7 +59,7 @@ ENV_CHECKS: dict[str, Check] = {
     "CROSSPOST_ALLOW_PRIVATE_NETWORK": Flag(),
     "CROSSPOST_LOG_LEVEL": Choice(("debug", "info", "warning", "error", "critical")),
     "DATABASE_URL": Text(max_length=4096),
-    **{r.base_url_env: HttpUrl() for r in RULES.values()},
+    **{r.base_url_env: HttpUrl() for r in platforms.all_platforms()},
 }
 """The environment variables crosspost's settings read (besides credentials), each with its check."""
 
@@ -76,7 +76,7 @@ COMPOSE_CHECKS: dict[str, Check] = {
 """``[compose.PLATFORM]`` keys (also allowed in an ``[[accounts]]`` entry), each with its check."""
 
 ACCOUNT_CHECKS: dict[str, Check] = {
-    "platform": Choice(tuple(RULES)),
+    "platform": Choice(platforms.names()),
     "name": Text(max_length=64),
     "credentials": TextTable(),
     "base_url": HttpUrl(),
@@ -88,7 +88,7 @@ ACCOUNT_OPTION_CHECKS: dict[str, Check] = {
     "spoiler_text": Text(max_length=500),
     "sensitive": Flag(),
 }
-"""Adapter options an ``[[accounts]]`` entry may set; which apply is ``PlatformRules.account_options``."""
+"""Adapter options an ``[[accounts]]`` entry may set; which apply is ``platforms.Platform.account_options``."""
 
 FEED_CHECKS: dict[str, Check] = {
     "feed_categories_as_tags": Flag(),
@@ -148,7 +148,8 @@ def _env(env: Mapping[str, str], name: str, default: Any) -> Any:
     raw = env.get(name, "")
     if not raw.strip():
         return default
-    check = ENV_CHECKS[name]
+    base_urls = {p.base_url_env for p in platforms.all_platforms()}
+    check = ENV_CHECKS.get(name) or (HttpUrl() if name in base_urls else ENV_CHECKS[name])
     try:
         return check.from_text(raw)
     except BadValue as exc:
@@ -158,7 +159,7 @@ def _env(env: Mapping[str, str], name: str, default: Any) -> Any:
 
 def _check_credentials(env: Mapping[str, str]) -> None:
     """A credential with a space or a line break in it was pasted wrong; say so before a platform does."""
-    for rules in RULES.values():
+    for rules in platforms.all_platforms():
         for name in rules.credentials:
             value = env.get(name, "")
             if value and (value != value.strip() or any(c.isspace() or ord(c) < 32 for c in value)):
@@ -231,7 +232,7 @@ def load_settings(
     max_attempts = int(_env(env, "CROSSPOST_MAX_ATTEMPTS", 5))
     _env(env, "CROSSPOST_LOG_LEVEL", "warning")
     database_url = _env(env, "DATABASE_URL", None)
-    base_urls = {r.name: _env(env, r.base_url_env, None) for r in RULES.values()}
+    base_urls = {r.name: _env(env, r.base_url_env, None) for r in platforms.all_platforms()}
     _check_credentials(env)
 
     compose_tables = data.get("compose") or {}
@@ -239,9 +240,9 @@ def load_settings(
         raise ConfigError(f"{config_file}: compose must be a table of [compose.PLATFORM] tables")
     compose: dict[str, ComposeOptions] = {}
     for platform, table in compose_tables.items():
-        if platform not in RULES:
+        if not platforms.is_platform(platform):
             raise ConfigError(f"{config_file}: [compose.{platform}]: unknown platform"
-                              f"{did_you_mean(platform, RULES)}; one of {', '.join(RULES)}")
+                              f"{platforms.suggestion(platform)}; one of {', '.join(platforms.names())}")
         if not isinstance(table, Mapping):
             raise ConfigError(f"{config_file}: compose.{platform} must be a table of settings")
         compose[platform] = _compose_options(f"{config_file}: [compose.{platform}]", table, ComposeOptions())
@@ -249,7 +250,7 @@ def load_settings(
     lifecycle = _lifecycle_settings(data)
     accounts: list[AccountSettings] = []
     account_compose: dict[tuple[str, str], ComposeOptions] = {}
-    for platform, rules in RULES.items():
+    for platform, rules in ((p.name, p) for p in platforms.all_platforms()):
         creds = {k: env.get(k, "") for k in rules.credentials}
         if all(creds.values()):
             accounts.append(
@@ -274,7 +275,7 @@ def load_settings(
 
     for account in accounts:  # a platform without a default server (Mastodon) needs its own
         if not account.base_url:
-            env_key = RULES[account.platform].base_url_env
+            env_key = platforms.get(account.platform).base_url_env
             raise ConfigError(
                 f"{account.platform} account {account.account!r} has credentials but no server: set {env_key}"
             )
@@ -282,7 +283,7 @@ def load_settings(
     from bot.redact import register_secrets
 
     register_secrets(
-        env.get(k, "") for r in RULES.values() for k in r.credentials if not k.endswith(PUBLIC_CREDENTIAL_SUFFIXES)
+        env.get(k, "") for r in platforms.all_platforms() for k in r.secret_credentials
     )
     for account in accounts:  # any credential value may be the user of a Basic credential
         register_secrets(account.secrets, users=account.credentials.values())
@@ -339,8 +340,9 @@ def _lifecycle_settings(data: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     if not isinstance(tables, Mapping):
         raise ConfigError("crosspost.toml [lifecycle] must hold tables [lifecycle.<platform>]")
     for platform, table in tables.items():
-        if platform not in RULES or not isinstance(table, Mapping):
-            raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown platform; one of {', '.join(RULES)}")
+        if not platforms.is_platform(platform) or not isinstance(table, Mapping):
+            raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown platform; "
+                              f"one of {', '.join(platforms.names())}")
         unknown = set(table) - set(LIFECYCLE_CHOICES)
         if unknown:
             raise ConfigError(f"crosspost.toml [lifecycle.{platform}]: unknown key(s) {', '.join(sorted(unknown))}; "
@@ -359,10 +361,10 @@ def _account_from_toml(
     allow_private: bool,
 ) -> tuple[AccountSettings, ComposeOptions | None]:
     if "platform" not in entry or "name" not in entry:
-        raise ConfigError(f"{where} needs platform (one of {', '.join(RULES)}) and name")
+        raise ConfigError(f"{where} needs platform (one of {', '.join(platforms.names())}) and name")
     platform = _checked(where, "platform", entry["platform"], ACCOUNT_CHECKS)
     name = _checked(where, "name", entry["name"], ACCOUNT_CHECKS)
-    rules = RULES[platform]
+    rules = platforms.get(platform)
     where = f"{where} ({platform} {name})"
     own_options = {k: ACCOUNT_OPTION_CHECKS[k] for k in rules.account_options}
     known: dict[str, Check] = {**ACCOUNT_CHECKS, **COMPOSE_CHECKS, **own_options}

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bot import platforms
 from bot.sandbox import Sandbox
 
 EXAMPLE = "launch-post.md"
@@ -37,20 +38,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="crosspost-demo-") as tmp, Sandbox() as sandbox:
         # No internet here: the card image comes from the sandbox instead of the blog's server.
         source = example_article().read_text(encoding="utf-8")
-        card = f"{sandbox.url}/mastodon-media/sample.png"
+        card = sandbox.sample_image_url
         copy = Path(tmp) / EXAMPLE
         copy.write_text(source.replace("https://blog.crosspost.dev/2026/11/meet-crosspost/card.png", card),
                         encoding="utf-8")
         article = str(copy)
         env = {**os.environ, **sandbox.env(), "DATABASE_URL": f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"}
-        print(f"sandbox: X, Bluesky and Mastodon stand-ins on {sandbox.url}")
+        print(f"sandbox: {platforms.labels()} stand-ins on {sandbox.url}")
         codes = [
             _run("what would be posted", [article, "--dry-run"], env),
-            _run("publish to all three", [article], env),
+            _run("publish to every platform", [article], env),
             _run("again: nothing is posted twice", [article], env),
             _run("the ledger", ["status"], env),
         ]
-        posts = {name: len(sandbox.app.posts(name)) for name in ("x", "bluesky", "mastodon")}
+        posts = {name: len(sandbox.app.posts(name)) for name in platforms.names()}
         print(f"\nsandbox holds: {posts} (one post per platform, however often the demo publishes)")
     return 0 if not any(codes) else 1
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from bot import data
 
+MENTION_FEATURE = "app.bsky.richtext.facet#mention"  # a facet that pings the DID it names
+
 Facet = dict[str, Any]
 
 LINK = "app.bsky.richtext.facet#link"

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, TypeVar
 
-from bot import text
-from bot.rules import PlatformRules
+from bot import platforms, text
+from bot.measure.mastodon import mastodon_length
 
 ASSUMED_LIMIT = 500  # what an unknown or silent server is assumed to allow
 CONSERVATIVE = "conservative"
@@ -31,7 +31,7 @@ Opts = TypeVar("Opts")
 
 
 def _mastodon(post: str, url_weight: int) -> int:
-    return text.mastodon_length(post, url_length=url_weight)
+    return mastodon_length(post, url_length=url_weight)
 
 
 def _graphemes_trimmed(post: str, _url_weight: int) -> int:
@@ -202,7 +202,7 @@ def decide(facts: ServerFacts, *, configured_limit: int | None = None,
     return ServerLimit(ASSUMED_LIMIT, url_weight, rule, why, software)
 
 
-def with_server_rule(rules: PlatformRules, counting: str) -> PlatformRules:
+def with_server_rule(rules: platforms.Platform, counting: str) -> platforms.Platform:
     """``rules`` measuring by ``counting``'s row of :data:`SERVER_RULES` (the limit is kept)."""
     row = rule_for(counting)
     return replace(rules, measure=row.measure, unit=row.unit.split(" (")[0])
@@ -267,15 +267,14 @@ def dry_run_options(settings: Any, platform: str, account: str, options: Opts,
                     kv: Callable[[], Any]) -> Opts:
     """``options`` for a dry run: with credentials, the server's facts (read, or cached in ``kv()``);
     without, the assumed limit and why. Platforms whose adapter knows no server are left as they are."""
-    from adapters import adapter_class
-    from bot.rules import RULES
+    from bot import platforms as registry
 
-    if not RULES[platform].server_limits:  # imports no adapter: a dry run stays fast
+    if not registry.get(platform).server_limits:  # imports no adapter: a dry run stays fast
         return options
     found = [a for a in settings.accounts if a.platform == platform and a.account == account]
     if not found:
         return no_account_limit(options)
-    adapter = adapter_class(platform)(found[0], kv())
+    adapter = registry.get(platform).adapter_class()(found[0], kv())
     try:
         return server_options(options, adapter) or options
     finally:

@@ -111,22 +111,22 @@ def queue_targets(settings: Settings, targets: Sequence[str] | None) -> list[str
     Shared by the webhook and the feed watcher. Raises ConfigError when the answer would be no platform
     at all: a job with no target would be "done" without posting anything.
     """
-    from bot.rules import PLATFORM_NAMES
+    from bot import platforms
 
     if targets:
         chosen = list(dict.fromkeys(t.strip().lower() for t in targets if t.strip()))
-        unknown = [t for t in chosen if t not in PLATFORM_NAMES]
+        unknown = [t for t in chosen if t not in platforms.names()]
         if unknown:
             raise ConfigError(
-                f"unknown platform {', '.join(unknown)}: choose from {', '.join(PLATFORM_NAMES)}"
+                f"unknown platform {', '.join(unknown)}: choose from {', '.join(platforms.names())}"
             )
         if chosen:
             return chosen
-    configured = [p for p in PLATFORM_NAMES if any(a.platform == p for a in settings.accounts)]
+    configured = [p for p in platforms.names() if any(a.platform == p for a in settings.accounts)]
     if not configured:
         raise ConfigError(
-            "no platform has credentials, so queued jobs would post nowhere: set X_*, BLUESKY_* or "
-            "MASTODON_* variables (see .env.example) or name the platforms explicitly"
+            "no platform has credentials, so queued jobs would post nowhere: set "
+            f"{', '.join(platforms.credential_keys())} (see .env.example) or name the platforms explicitly"
         )
     return configured
 

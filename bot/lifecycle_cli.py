@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot import cliargs
+from bot import cliargs, platforms
 from bot.checks import BadValue, Text
 from bot.cliargs import ArgType, Parser, UsageError
 from bot.commands import _article_key
@@ -27,10 +27,10 @@ def _account_name(value: str) -> str:
 ACCOUNT = ArgType("account", _account_name)
 """An account name as ``[[accounts]] name`` spells it (or ``default``)."""
 
-DELETE_EXAMPLES = """\
+DELETE_EXAMPLES = f"""\
 examples:
   crosspost delete post.md --dry-run            what would be deleted, where
-  crosspost delete https://blog.example.com/p/1 --platform x,bluesky
+  crosspost delete https://blog.example.com/p/1 --platform {platforms.example_list()}
   crosspost delete --key 3f2a9c… --account work --json
 """
 
@@ -42,8 +42,6 @@ examples:
 
 
 def delete_parser() -> Parser:
-    from bot.rules import PLATFORM_NAMES
-
     p = Parser(prog="crosspost delete", epilog=DELETE_EXAMPLES,
                description="Delete every post of an article on every platform it was posted to (thread parts "
                "last to first) and mark them deleted in the ledger. Safe to run again: posts already "
@@ -53,7 +51,7 @@ def delete_parser() -> Parser:
     p.add_argument("--key", type=cliargs.checked(Text(max_length=200)),
                    help="the article's ledger key, as crosspost status --json shows it")
     p.add_argument("--platform", type=cliargs.PLATFORMS, metavar="LIST",
-                   help=f"only these platforms (comma-separated subset of {','.join(PLATFORM_NAMES)})")
+                   help=f"only these platforms (comma-separated subset of {','.join(platforms.names())})")
     p.add_argument("--account", type=ACCOUNT, metavar="NAME",
                    help="only this account (the [[accounts]] name in crosspost.toml, or 'default')")
     p.add_argument("--dry-run", action="store_true", help="show what would be deleted; delete nothing")
@@ -78,8 +76,6 @@ def purge_parser() -> Parser:
 
 def delete(argv: Sequence[str]) -> int:
     """``crosspost delete ARTICLE``: retract every post of an article, on every account it went to."""
-    from bot.rules import PLATFORM_NAMES
-
     args = delete_parser().parse_args(argv)
     if bool(args.article) == bool(args.key):
         raise UsageError("crosspost delete: give the ARTICLE or --key KEY (one of them)")
@@ -88,8 +84,8 @@ def delete(argv: Sequence[str]) -> int:
 
     settings = load_settings(config_file=args.config)
     key = args.key or _article_key(args.article, settings)
-    platforms: tuple[str, ...] = args.platform or PLATFORM_NAMES
-    targets = [f"{p}:{args.account}" if args.account else p for p in platforms]
+    chosen: tuple[str, ...] = args.platform or platforms.names()
+    targets = [f"{p}:{args.account}" if args.account else p for p in chosen]
     return run_delete(key, settings, targets, dry_run=args.dry_run, as_json=args.json)
 
 

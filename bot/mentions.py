@@ -27,14 +27,14 @@ from functools import cache
 from typing import Any
 
 from bot import data
+from bot.facets import MENTION_FEATURE
 
 WORD_JOINER = "\u2060"
-MENTION_FEATURE = "app.bsky.richtext.facet#mention"
 
-# Which kind of mention each platform itself links (PlatformRules.mention_kind).
+# Which kind of mention each platform itself links (bot.platforms.Platform.mention_kind).
 FEDIVERSE = "fediverse"  # @user@domain
 ATPROTO = "atproto"  # @handle.with.tld
-X_STYLE = "x"  # @name
+SHORT = "short"  # @name
 
 
 @cache
@@ -55,19 +55,24 @@ def _tlds() -> frozenset[str]:
 
 
 def mention_kind(name: str, domain: str | None) -> str | None:
-    """``FEDIVERSE``, ``ATPROTO``, ``X_STYLE`` or None (not a mention any platform would link)."""
+    """``FEDIVERSE``, ``ATPROTO``, ``SHORT`` or None (not a mention any platform would link)."""
     if domain:
         return FEDIVERSE
     if "." in name:
         # As @atproto/api's detectFacets: a known TLD, or ".test" (the PDS's handle domain in tests).
         tld = name.rpartition(".")[2].lower()
         return ATPROTO if tld in _tlds() or tld == "test" else None
-    return X_STYLE if len(name) <= 15 and "-" not in name else None
+    return SHORT if len(name) <= 15 and "-" not in name else None
 
 
 def _profile_link(kind: str, name: str) -> str | None:
     """A link to the profile, where it holds no "@" (see the module docstring)."""
-    return f"https://bsky.app/profile/{name}" if kind == ATPROTO else None
+    from bot import platforms
+
+    for platform in platforms.all_platforms():
+        if platform.mention_kind == kind and platform.profile_url:
+            return platform.profile_url.format(name=name)
+    return None
 
 
 def defuse_mentions(text: str, native: str, *, facets_only: bool = False) -> str:

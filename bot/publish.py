@@ -23,21 +23,20 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import tenacity
 
 from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
-from bot import fediverse, mentions, observers
+from bot import fediverse, mentions, observers, platforms
 from bot.article import Article
 from bot.compose import ComposeOptions, PlannedPost, PlatformPlan, compose_platform
 from bot.config import Settings
 from bot.errors import Ambiguous, ConfigError, CrosspostError, PublishError, RateLimited, Transient
 from bot.logs import get_logger
 from bot.redact import redact
-from bot.rules import RULES
 from bot.store.models import AlreadyPublished
 
 log = get_logger("crosspost.publish")
@@ -86,10 +85,10 @@ def pace_key(platform: str, account: str, action: str = POST) -> str:
 
 
 def _separate_quotas(platform: str) -> frozenset[str]:
-    from adapters import adapter_class
+    from bot import platforms as registry
 
     try:
-        found: frozenset[str] = getattr(adapter_class(platform), "separate_quotas", frozenset())
+        found: frozenset[str] = getattr(registry.get(platform).adapter_class(), "separate_quotas", frozenset())
     except KeyError:  # a test's own adapter for a platform crosspost does not know
         return frozenset()
     return frozenset(found)
@@ -103,11 +102,7 @@ def idempotency_key(article_key: str, platform: str, account: str, generation: i
 
 def _snapshot(planned: PlannedPost, article: Article, image: bool) -> dict[str, Any]:
     """Everything the request for one part is built from, fixed in the ledger before the first call."""
-    card = None
-    if planned.embed is not None:
-        ext = planned.embed["external"]
-        card = {"uri": ext["uri"], "title": ext["title"], "description": ext["description"],
-                "thumb_url": planned.thumb_url}
+    card = asdict(planned.card) if planned.card is not None else None
     return {
         "text": planned.text,
         "facets": list(planned.facets),
@@ -159,9 +154,9 @@ class Publisher:
     def _adapter(self, account: AccountSettings) -> Adapter:
         if self.adapter_factory is not None:
             return self.adapter_factory(account)
-        from adapters import adapter_class
+        from bot import platforms as registry
 
-        return adapter_class(account.platform)(account, self.store)
+        return registry.get(account.platform).adapter_class()(account, self.store)
 
     def publish(
         self,
@@ -367,7 +362,7 @@ class Publisher:
         that does not resolve, or cannot be looked up now, stays plain text: never a wrong mention.
         """
         resolve = getattr(adapter, "resolve_handle", None)
-        if not callable(resolve) or not RULES[adapter.platform].mention_facets:
+        if not callable(resolve) or not platforms.get(adapter.platform).mention_facets:
             return planned
 
         def did(handle: str) -> str | None:
@@ -515,9 +510,10 @@ def run_publish(
 
     accounts = settings.accounts_for(tuple(platforms))
     if not accounts:
-        from bot.rules import RULES
+        from bot import platforms as registry
 
-        needed = "; ".join(f"{r.label}: {', '.join(r.credentials)}" for n, r in RULES.items() if n in platforms)
+        needed = "; ".join(f"{r.label}: {', '.join(r.credentials)}" for r in registry.all_platforms()
+                           if r.name in platforms)
         raise ConfigError(f"no platform has credentials ({needed}); see .env.example, or use --dry-run")
     from bot.language import with_language
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from bot import cliargs
+from bot import cliargs, platforms
 from bot.checks import BadValue
 from bot.cliargs import Parser, UsageError
 from bot.commands import print_table
@@ -120,10 +120,8 @@ def _catchup_config() -> Any:
     return config
 
 
-def _targets(settings: Any, platforms: Sequence[str] | None) -> list[str]:
-    from bot.rules import PLATFORM_NAMES
-
-    return list(platforms or PLATFORM_NAMES)
+def _targets(settings: Any, chosen: Sequence[str] | None) -> list[str]:
+    return list(chosen or platforms.names())
 
 
 PAST_GRACE = timedelta(minutes=1)
@@ -146,10 +144,10 @@ def _due_time(args: Any, doing: str) -> datetime:
     return run_at
 
 
-SCHEDULE_EXAMPLES = """\
+SCHEDULE_EXAMPLES = f"""\
 examples:
   crosspost schedule post.md --at "2026-12-01 09:00" --tz Europe/Paris
-  crosspost schedule post.md --in 2h --platform bluesky,mastodon
+  crosspost schedule post.md --in 2h --platform {platforms.example_list()}
   crosspost schedule https://blog.example.com/p/1 --in 1h30m --tag Python --json
   crosspost schedule post.md --at "2020-01-01 09:00" --now    a past time: post at once
 """
@@ -471,7 +469,8 @@ def watch_parser() -> Parser:
     p = Parser(prog="crosspost watch", description="Poll an RSS/Atom feed and queue entries not seen before "
                "(the first poll only remembers what is there, unless --backfill).",
                epilog="examples:\n  crosspost watch https://blog.example.com/feed.xml --every 15m\n"
-               "  crosspost watch https://blog.example.com/atom.xml --once --backfill 3 --platform mastodon\n")
+               f"  crosspost watch https://blog.example.com/atom.xml --once --backfill 3 "
+               f"--platform {platforms.names()[-1]}\n")
     p.add_argument("feed", type=cliargs.URL, help="the feed's http(s) URL")
     p.add_argument("--every", type=cliargs.DURATION, default="10m",
                    help="time between polls: 90s, 15m, 2h (default 10m)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,12 @@ import pytest
 
 from bot.sandbox import Sandbox
 from tests.pds_harness import pds  # noqa: F401
+
+if os.environ.get("CROSSPOST_TEST_TOY") == "1":  # tests/test_registry.py: the toy joins every parametrised test
+    from bot import platforms
+    from tests.toy import ENTRY
+
+    platforms.register(ENTRY)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

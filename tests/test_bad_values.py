@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, config
+from bot import cli, config, platforms
 from bot.checks import Check, Choice, Flag, HttpUrl, Number, Text, TextTable
 from bot.cliargs import ArgType, UsageError
-from bot.rules import RULES
 from tests.conftest import ROOT
 
 ARTICLE = str(ROOT / "examples" / "launch-post.md")
@@ -211,7 +210,7 @@ def test_every_environment_variable_in_the_code_has_a_check() -> None:
 ENV_CASES = [(name, value) for name, check in config.ENV_CHECKS.items() for value in bad_texts(check) if value.strip()]
 ENV_CASES += [("DATABASE_URL", v) for v in ("garbage", "mysql://u@h/db", "sqlite://relative.db",
                                               "sqlite:////nonexistent-dir/deeper/crosspost.sqlite3")]
-ENV_CASES += [(name, value) for r in RULES.values() for name in r.credentials for value in (" key", "a\nb", "a b")]
+ENV_CASES += [(name, value) for name in platforms.credential_keys() for value in (" key", "a\nb", "a b")]
 
 
 @pytest.mark.parametrize(("name", "value"), ENV_CASES, ids=[f"{n}={v[:30]!r}" for n, v in ENV_CASES])
@@ -232,7 +231,7 @@ def toml_cases() -> Iterator[tuple[str, str, str]]:
         for value in bad_toml(check):
             yield f"compose.{key}={value}", f"[compose.x]\n{key} = {value}\n", key
     account = {"platform": '"mastodon"', "name": '"work"'}
-    mastodon_options = {k: config.ACCOUNT_OPTION_CHECKS[k] for k in RULES["mastodon"].account_options}
+    mastodon_options = {k: config.ACCOUNT_OPTION_CHECKS[k] for k in platforms.get("mastodon").account_options}
     for key, check in {**config.ACCOUNT_CHECKS, **config.COMPOSE_CHECKS, **mastodon_options}.items():
         for value in bad_toml(check):
             lines = {**account, key: value}

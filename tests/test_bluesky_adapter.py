@@ -20,12 +20,12 @@ import pytest
 from adapters.base import AccountSettings, ImageSpec, LinkCard, PostRef, PostRequest
 from adapters.bluesky import BlueskyAdapter, tid_from, translate_error
 from bot.errors import Ambiguous, Permanent, PublishError, RateLimited, Transient
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox.core import Request
 from tests.conftest import MemoryKV
 
-HANDLE = CREDENTIALS["BLUESKY_HANDLE"]
-PASSWORD = CREDENTIALS["BLUESKY_APP_PASSWORD"]
+HANDLE = credentials()["BLUESKY_HANDLE"]
+PASSWORD = credentials()["BLUESKY_APP_PASSWORD"]
 POST = "app.bsky.feed.post"
 TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
 

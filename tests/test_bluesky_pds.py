@@ -21,7 +21,7 @@ import pytest
 from adapters.base import AccountSettings, ImageSpec, LinkCard, PostRef, PostRequest
 from adapters.bluesky import BlueskyAdapter, new_tid
 from bot.errors import Permanent
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from tests.conftest import MemoryKV
 from tests.pds_harness import LocalPDS, pds  # noqa: F401  (the session fixture)
 
@@ -468,7 +468,7 @@ def test_sandbox_answers_like_the_pds(pds: LocalPDS, account: tuple[str, ...]) -
     real = xrpc_answers(pds.url, account[0], account[1])
     with Sandbox() as sandbox:
         emulated = xrpc_answers(
-            sandbox.url, CREDENTIALS["BLUESKY_HANDLE"], CREDENTIALS["BLUESKY_APP_PASSWORD"]
+            sandbox.url, credentials()["BLUESKY_HANDLE"], credentials()["BLUESKY_APP_PASSWORD"]
         )
     assert real["create again"] == (500, {"error": "InternalServerError", "message": "Internal Server Error"})
     assert real["put identical"] == (200, ["cid", "uri", "validationStatus"])  # no "commit": nothing written

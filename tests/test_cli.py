@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot import text
+from bot.measure import mastodon as measure_mastodon
+from bot.measure import x as measure_x
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "launch-post.md"
@@ -47,7 +49,7 @@ def test_dry_run_json_has_design_shape_and_fits() -> None:
     data = json.loads(proc.stdout)
     assert data["article"]["url"] == "https://blog.crosspost.dev/2026/11/meet-crosspost/"
     assert [p["platform"] for p in data["platforms"]] == ["x", "bluesky", "mastodon"]
-    measures = {"x": text.x_length, "bluesky": text.graphemes, "mastodon": text.mastodon_length}
+    measures = {"x": measure_x.x_length, "bluesky": text.graphemes, "mastodon": measure_mastodon.mastodon_length}
     for entry in data["platforms"]:
         for post in entry["posts"]:
             assert post["length"] == measures[entry["platform"]](post["text"])

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import text
+from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose, compose_platform, sentences
 from bot.errors import ConfigError, InputError
-from bot.rules import RULES
+from bot.measure import mastodon as measure_mastodon
+from bot.measure import x as measure_x
 
 URL = "https://news.example.com/2026/04/27/technology/microsoft-openai-partnership-loosened.html"
 SUMMARY = (
@@ -39,7 +40,7 @@ def only_post(platform: str, a: Article, **opts: object) -> str:
     return plan.posts[0].text
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_everything_fits_when_there_is_room(platform: str) -> None:
     """With room to spare nothing is cut: full title, summary, link and all valid hashtags."""
     a = article(summary="Microsoft and OpenAI amended their deal.")
@@ -60,7 +61,7 @@ def test_hashtag_in_text_is_inlined_not_repeated() -> None:
 def test_x_shortens_summary_at_a_sentence_first() -> None:
     """On X the summary loses whole sentences before any word is cut."""
     post = only_post("x", article())
-    assert text.x_length(post) <= 280
+    assert measure_x.x_length(post) <= 280
     assert "The exclusivity clause is gone." in post
     assert "Experts expect" not in post
     assert "…" not in post
@@ -74,7 +75,7 @@ def test_word_cut_with_ellipsis_when_one_sentence_is_too_long() -> None:
     summary_line = post.split("\n\n")[1]
     assert summary_line.endswith("…")
     assert all(w == "partnership" for w in summary_line.rstrip("…").split())
-    assert text.x_length(post) <= 280
+    assert measure_x.x_length(post) <= 280
 
 
 def test_hashtags_dropped_from_the_last_before_the_summary_goes() -> None:
@@ -82,7 +83,7 @@ def test_hashtags_dropped_from_the_last_before_the_summary_goes() -> None:
     title = "A title " * 30  # 239 weighted characters: title + link + 3 tags is 282
     post = only_post("x", article(title=title.strip(), summary="Short.", tags=("One", "Two", "Three")))
     assert "Short." in post
-    assert text.x_length(post) <= 280
+    assert measure_x.x_length(post) <= 280
     assert "#One" in post and "#Three" not in post
 
 
@@ -100,7 +101,7 @@ def test_title_cut_last_and_link_never() -> None:
     post = only_post("mastodon", article(title=title, tags=("Tag",)))
     assert post.split("\n\n")[0].endswith("…")
     assert URL in post
-    assert text.mastodon_length(post) <= 500
+    assert measure_mastodon.mastodon_length(post) <= 500
 
 
 def test_link_counts_23_on_x_and_mastodon_whatever_its_length() -> None:
@@ -108,10 +109,10 @@ def test_link_counts_23_on_x_and_mastodon_whatever_its_length() -> None:
     long_url = "https://www.example.com/" + "a" * 300
     x_post = only_post("x", article(url=long_url))
     assert long_url in x_post
-    assert text.x_length(x_post) <= 280
+    assert measure_x.x_length(x_post) <= 280
     m_post = only_post("mastodon", article(url=long_url))
     assert long_url in m_post
-    assert text.mastodon_length(m_post) <= 500
+    assert measure_mastodon.mastodon_length(m_post) <= 500
 
 
 def test_mastodon_limit_follows_the_instance() -> None:
@@ -134,12 +135,12 @@ def test_bluesky_link_shortened_with_full_url_in_facet_and_card() -> None:
     assert len(links) == 1 and links[0]["features"][0]["uri"] == URL
     shown = post.text.encode()[links[0]["index"]["byteStart"]: links[0]["index"]["byteEnd"]].decode()
     assert shown == text.shorten_url_for_display(URL)
-    assert post.embed == {
+    assert post.to_json(platforms.get("bluesky"))["embed"] == {
         "$type": "app.bsky.embed.external",
         "external": {"uri": URL, "title": "Microsoft and OpenAI loosen their partnership",
                      "description": SUMMARY},
     }
-    assert post.thumb_url == "https://news.example.com/card.png"
+    assert post.card is not None and post.card.thumb_url == "https://news.example.com/card.png"
     tags = [f["features"][0]["tag"] for f in post.facets if f["features"][0]["$type"].endswith("#tag")]
     assert tags and all(f"#{t}" in post.text for t in tags)
 
@@ -181,8 +182,8 @@ def test_thread_numbered_parts_that_fit() -> None:
     assert n > 3
     for i, post in enumerate(plan.posts, 1):
         assert post.text.endswith(f"{i}/{n}")
-        assert text.x_length(post.text) <= 280
-        assert post.length == text.x_parse(post.text)[0] and post.safe_length == text.x_length(post.text)
+        assert measure_x.x_length(post.text) <= 280
+        assert post.length == measure_x.x_parse(post.text)[0] and post.safe_length == measure_x.x_length(post.text)
     assert URL in plan.posts[0].text and "Microsoft and OpenAI loosen" in plan.posts[0].text
     assert "Paragraph 0 sentence 0 goes on." in plan.posts[1].text
     joined = " ".join(p.text for p in plan.posts[1:])
@@ -206,7 +207,7 @@ def test_no_url_is_an_input_error() -> None:
 
 def test_templates_can_be_overridden(tmp_path: Path) -> None:
     """A templates directory replaces the built-in templates."""
-    for name in RULES:
+    for name in platforms.names():
         (tmp_path / f"{name}.j2").write_text("New post: {{ title }}\n\n{{ link }}\n", encoding="utf-8")
     plan = compose(article(), [("x", "default", ComposeOptions())], templates_dir=tmp_path)
     assert plan.platforms[0].posts[0].text == f"New post: {article().title}\n\n{URL}"
@@ -228,7 +229,7 @@ def test_sentences_split_latin_and_cjk() -> None:
 def test_plan_json_has_the_design_shape() -> None:
     """The dry-run JSON has exactly the keys DESIGN.md documents."""
     options = ComposeOptions()
-    plan = compose(article(), [(p, "default", options) for p in RULES]).to_json()
+    plan = compose(article(), [(p, "default", options) for p in platforms.names()]).to_json()
     assert set(plan) == {"article", "platforms"}
     assert set(plan["article"]) == {"title", "url", "tags", "lang"}
     for entry in plan["platforms"]:

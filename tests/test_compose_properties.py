@@ -7,10 +7,11 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import text
+from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose_platform
-from bot.rules import RULES
+from bot.measure import mastodon as measure_mastodon
+from bot.measure import x as measure_x
 
 # Pieces of text from the hard corners of Unicode.
 EMOJI = ["👩‍👩‍👧‍👦", "🇫🇷", "👍🏽", "❤️‍🔥", "🧑‍🎄", "😀", "🏳️‍🌈", "1️⃣"]
@@ -73,7 +74,7 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
     plan = compose_platform(article, platform, options)
     again = compose_platform(article, platform, options)
     assert plan == again, "composition is deterministic"
-    rules = RULES[platform].with_limit(options.limit)
+    rules = platforms.get(platform).with_limit(options.limit)
     allowed = {text.hashtag_key(t) for t in (text.normalise_hashtag(x) for x in article.tags) if t}
     assert plan.posts
     assert article.url is not None
@@ -94,7 +95,7 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
         raw = first.text.encode("utf-8")
         shown = raw[links[0]["index"]["byteStart"]:links[0]["index"]["byteEnd"]].decode("utf-8")
         assert shown == text.shorten_url_for_display(article.url)
-        assert first.embed is not None and first.embed["external"]["uri"] == article.url
+        assert first.card is not None and first.card.uri == article.url
         for f in first.facets:
             assert 0 <= f["index"]["byteStart"] < f["index"]["byteEnd"] <= len(raw)
     else:
@@ -104,12 +105,12 @@ def _check(article: Article, platform: str, options: ComposeOptions) -> None:
 def _within_platform_limits(platform: str, post: str, limit: int | None) -> None:
     """The limits as PLATFORMS.md states them, measured here independently of bot.rules."""
     if platform == "x":
-        assert text.x_length(post) <= 280
+        assert measure_x.x_length(post) <= 280
     elif platform == "bluesky":
         assert text.graphemes(post) <= 300
         assert len(post.encode("utf-8")) <= 3000
     else:
-        assert text.mastodon_length(post) <= (limit or 500)
+        assert measure_mastodon.mastodon_length(post) <= (limit or 500)
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,7 +138,7 @@ def test_mastodon_posts_fit_any_instance_limit(article: Article, limit: int) -> 
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(articles(), st.sampled_from(list(RULES)), st.integers(min_value=1, max_value=12))
+@given(articles(), st.sampled_from(list(platforms.names())), st.integers(min_value=1, max_value=12))
 def test_threads_fit_and_stay_within_max_parts(article: Article, platform: str, max_parts: int) -> None:
     """Threads: every part fits, numbering is right, never more than max_parts parts."""
     options = ComposeOptions(thread=True, max_parts=max_parts)

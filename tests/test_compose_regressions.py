@@ -12,11 +12,12 @@ from collections import Counter
 
 import pytest
 
-from bot import text
+from bot import platforms, text
 from bot.article import Article
 from bot.compose import ComposeOptions, compose, compose_platform, cut_with_ellipsis
 from bot.load import parse_article
-from bot.rules import RULES
+from bot.measure import mastodon as measure_mastodon
+from bot.measure import x as measure_x
 
 CANONICAL = "https://blog.example.com/2026/notes/"
 HASHTAG = re.compile(r"(?<![\w&])[#＃]([\w]+)")
@@ -34,7 +35,7 @@ def _markdown(source: str) -> Article:
 # --- 1. a hashtag twice ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 @pytest.mark.parametrize(
     ("tags", "summary"),
     [
@@ -52,7 +53,7 @@ def test_a_hashtag_the_summary_writes_is_not_appended_again(platform: str, tags:
     assert keys and max(keys.values()) == 1, post
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_a_hashtag_the_title_writes_is_not_appended_again(platform: str) -> None:
     a = Article(title="Why ＃Ｐｙｔｈｏｎ wins", url=CANONICAL, summary="A summary.", tags=("python", "Rust"))
     (post,) = _posts(a, platform)
@@ -60,7 +61,7 @@ def test_a_hashtag_the_title_writes_is_not_appended_again(platform: str) -> None
     assert keys == Counter({"python": 1, "rust": 1}), post
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_a_tag_written_as_a_hashtag_is_not_made_a_hashtag_again_in_place(platform: str) -> None:
     """Corpus seed 301: the summary writes "＃Microsoft" and, later, the plain word "Microsoft"."""
     summary = "Learn ＃Microsoft today. Notes on OpenAI and Microsoft for everyone."
@@ -71,7 +72,7 @@ def test_a_tag_written_as_a_hashtag_is_not_made_a_hashtag_again_in_place(platfor
     assert "OpenAI and Microsoft for" in post
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_the_authors_own_repeated_hashtag_is_posted_as_written(platform: str) -> None:
     """No hashtag twice is about what the composer adds: it never rewrites the author's words."""
     summary = "Learn #Rust today. Learn #Rust today."
@@ -104,7 +105,7 @@ def _allowed_links(url: str = CANONICAL) -> set[str]:
     return {URL_1, URL_2, url, text.shorten_url_for_display(url)}
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 @pytest.mark.parametrize("title_words", range(15, 56))
 def test_the_cut_keeps_each_link_whole_and_unglued(platform: str, title_words: int) -> None:
     """Every cut the title's length can force: the links stay whole, "…" never touches one."""
@@ -127,7 +128,7 @@ def test_the_issue_reproduction_cuts_before_the_parenthesised_link_on_x_and_blue
         assert uri is None or uri in {URL_1, URL_2, CANONICAL}
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_a_link_longer_than_a_thread_part_is_never_split(platform: str) -> None:
     long_url = "https://very.example.org/" + "/".join(f"segment{i:03d}" for i in range(120))  # 1,225 characters
     body = f"First paragraph.\n\nRead {long_url} for the details.\n\nLast paragraph with {URL_1} in it."
@@ -147,7 +148,7 @@ def test_a_link_longer_than_a_thread_part_is_never_split(platform: str) -> None:
     assert any(URL_1 in p.text for p in plan.posts)
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_the_last_part_of_a_cut_thread_puts_no_ellipsis_on_a_link(platform: str) -> None:
     """Corpus seed 448: the last part that fits ends in a link; "…" saying "more" must not touch it."""
     idn = "https://bücher.example.com/neu/straße"
@@ -163,7 +164,7 @@ def test_the_last_part_of_a_cut_thread_puts_no_ellipsis_on_a_link(platform: str)
 # --- 3. the fit order -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 @pytest.mark.parametrize("title_length", [180, 200, 220, 240, 250, 260])
 def test_no_post_keeps_hashtags_while_its_summary_is_gone(platform: str, title_length: int) -> None:
     """Bluesky kept all five hashtags and dropped the whole summary: hashtags must go first."""
@@ -184,7 +185,7 @@ def test_bluesky_drops_hashtags_from_the_last_before_the_summarys_last_word() ->
     (post,) = _posts(a, "bluesky")
     assert "Supercalifragilistic…" in post
     assert "#Charlie" in post and "#Delta" not in post
-    assert text.bluesky_length(post) <= 300
+    assert text.graphemes(post) <= 300
 
 
 # --- 4. double ellipsis ---------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def test_no_second_ellipsis_after_the_authors_own(word: str) -> None:
     assert cut_with_ellipsis(f"And {word} then more words", 2) == "And " + word.rstrip(",")
 
 
-@pytest.mark.parametrize("platform", list(RULES))
+@pytest.mark.parametrize("platform", list(platforms.names()))
 def test_no_double_ellipsis_in_a_fitted_post(platform: str) -> None:
     summary = "Then… " + " ".join(["more"] * 200)
     a = Article(title="T " * 120, url=CANONICAL, summary=summary)
@@ -214,7 +215,7 @@ def test_html_with_only_og_description_is_an_article() -> None:
     )
     a = parse_article(page.encode(), fmt="html", origin="page.html")
     assert a.title == "" and a.summary == "Only a description of the page." and a.url == CANONICAL
-    plan = compose(a, [(p, "default", ComposeOptions()) for p in RULES])
+    plan = compose(a, [(p, "default", ComposeOptions()) for p in platforms.names()])
     for platform_plan in plan.platforms:
         assert "Only a description of the page." in platform_plan.posts[0].text
 
@@ -230,8 +231,8 @@ def test_x_length_is_twitter_texts_count_and_the_margin_is_reported_apart(title:
     a = Article(title=title, url=CANONICAL, summary="A summary.")
     plan = compose_platform(a, "x")
     post = plan.posts[0]
-    assert post.length == text.x_parse(post.text)[0]  # twitter-text 3.1.0 parseTweet, config v3
-    assert post.safe_length == text.x_length(post.text) == post.length + margin
+    assert post.length == measure_x.x_parse(post.text)[0]  # twitter-text 3.1.0 parseTweet, config v3
+    assert post.safe_length == measure_x.x_length(post.text) == post.length + margin
     data = plan.to_json()["posts"][0]
     assert data["length"] == post.length and data["safe_length"] == post.length + margin
 
@@ -262,7 +263,7 @@ def _x_mentions(post: str) -> list[str]:
 
 
 def _mastodon_mentions(post: str) -> list[str]:
-    return [post[start:end] for start, end, _ in text._mastodon_mentions(post)]
+    return [post[start:end] for start, end, _ in measure_mastodon._mastodon_mentions(post)]
 
 
 QUOTES = "Thanks @alice@mastodon.example, @bob.bsky.social and @carol for the review."
@@ -290,6 +291,6 @@ def test_bluesky_text_is_kept_and_gets_no_mention_facet_without_a_lookup() -> No
 
 def test_mention_like_text_in_links_and_addresses_is_left_alone() -> None:
     summary = "Mail me@example.com or see https://mastodon.social/@dana today."
-    for platform in RULES:
+    for platform in platforms.names():
         (post,) = _posts(Article(title="T", url=CANONICAL, summary=summary), platform)
         assert summary in post

@@ -15,17 +15,17 @@ from collections import Counter
 
 import pytest
 
+from bot import platforms
 from bot.compose import ComposeOptions, PlannedPost, compose
 from bot.errors import CrosspostError, InputError
 from bot.load import parse_article
-from bot.rules import PLATFORM_NAMES
 from tests.corpus.generate import FORMATS, Generated, corpus, generate
 from tests.corpus.judging import Case, Failure, JudgeUnavailable, Oracle, install_judge, judge_plan, report
 from tests.pds_harness import in_ci
 
 SAMPLE = 200
 FULL = 1000
-TARGETS = [(p, "default", ComposeOptions(thread=t)) for p in PLATFORM_NAMES for t in (False, True)]
+TARGETS = [(p, "default", ComposeOptions(thread=t)) for p in platforms.names() for t in (False, True)]
 
 
 def corpus_size() -> int:
@@ -80,13 +80,14 @@ def build_cases(items: list[Generated]) -> tuple[list[Case], list[Failure]]:
                 sources,
                 spec.mentions,
             )
-            case.posts = [_post(p) for p in platform_plan.posts]
+            case.posts = [_post(p, platform_plan.platform) for p in platform_plan.posts]
             cases.append(case)
     return cases, failures
 
 
-def _post(post: PlannedPost) -> dict[str, object]:
-    return {"text": post.text, "length": post.length, "facets": list(post.facets), "embed": post.embed}
+def _post(post: PlannedPost, platform: str) -> dict[str, object]:
+    embed = post.to_json(platforms.get(platform)).get("embed")  # the card in the platform's own shape
+    return {"text": post.text, "length": post.length, "facets": list(post.facets), "embed": embed}
 
 
 def judge_all(items: list[Generated], oracle: Oracle) -> tuple[list[Failure], int]:
@@ -380,7 +381,7 @@ def test_a_good_plan_passes_the_judge(oracle: Oracle) -> None:
             (article.title, article.summary),
             (),
         )
-        case.posts = [_post(p) for p in pp.posts]
+        case.posts = [_post(p, pp.platform) for p in pp.posts]
         case.ask(oracle)
         cases.append(case)
     oracle.settle()

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from adapters import adapter_class
 from adapters.base import AccountSettings, PostRef, PostRequest
 from adapters.bluesky import BlueskyAdapter
+from bot import platforms
+from bot import platforms as registry
 from bot.compose import PlatformPlan
 from bot.errors import InputError
 from bot.load import parse_article
 from bot.mentions import MENTION_FEATURE, with_mention_facets
-from bot.rules import PLATFORM_NAMES
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox.bluesky import did_for
 from tests.conftest import MemoryKV
 from tests.corpus.generate import MENTION_NAMES, corpus
@@ -46,7 +46,7 @@ def plans(platform: str) -> list[tuple[int, PlatformPlan]]:
 
 def publish_all(settings: AccountSettings, platform: str) -> tuple[int, list[str]]:
     """Publish every part of every plan (threads as reply chains); return (posts sent, rejections)."""
-    adapter = adapter_class(platform)(settings, MemoryKV())
+    adapter = registry.get(platform).adapter_class()(settings, MemoryKV())
     sent, rejected = 0, []
     try:
         for seed, plan in plans(platform):
@@ -78,10 +78,10 @@ def publish_all(settings: AccountSettings, platform: str) -> tuple[int, list[str
     return sent, rejected
 
 
-@pytest.mark.parametrize("platform", PLATFORM_NAMES)
+@pytest.mark.parametrize("platform", platforms.names())
 def test_sample_publishes_to_the_sandbox_without_rejection(sandbox: Sandbox, platform: str) -> None:
     settings = AccountSettings(
-        platform=platform, credentials=dict(CREDENTIALS), base_url=sandbox.url, timeout=10, allow_private_network=True
+        platform=platform, credentials=dict(credentials()), base_url=sandbox.url, timeout=10, allow_private_network=True
     )
     known = {f"{name.replace('_', '-')}.bsky.social" for name in MENTION_NAMES[:3]}  # the others resolve to no one
     sandbox.app.state["bluesky"]["handles"].update({handle: did_for(handle) for handle in known})

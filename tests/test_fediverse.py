@@ -22,7 +22,7 @@ from bot.compose import ComposeOptions
 from bot.config import Settings, load_settings
 from bot.errors import Permanent
 from bot.publish import FAILED, PUBLISHED, Publisher
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox.flavors import FLAVOR_NAMES, FLAVORS
 from bot.store import connect
 from tests.conftest import MemoryKV
@@ -32,7 +32,7 @@ LIMIT = 300
 
 @pytest.fixture(params=FLAVOR_NAMES)
 def played(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    with Sandbox(mastodon_max_characters=LIMIT, mastodon_flavor=request.param) as sb:
+    with Sandbox(options={"mastodon": {"max_characters": LIMIT, "flavor": request.param}}) as sb:
         yield sb
 
 
@@ -42,7 +42,7 @@ def flavor_of(sb: Sandbox) -> str:
 
 def adapter(sb: Sandbox) -> MastodonAdapter:
     settings = AccountSettings(platform="mastodon", credentials={"MASTODON_ACCESS_TOKEN":
-                               CREDENTIALS["MASTODON_ACCESS_TOKEN"]}, base_url=sb.url, timeout=5.0)
+                               credentials()["MASTODON_ACCESS_TOKEN"]}, base_url=sb.url, timeout=5.0)
     return MastodonAdapter(settings, MemoryKV())
 
 
@@ -169,7 +169,7 @@ def test_an_unreachable_instance_still_posts_conservatively_and_says_so(flavor: 
                                                                        monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """NodeInfo and both instance documents 404: UTF-16 units, links in full, 500, and the dry run says so."""
-    with Sandbox(mastodon_max_characters=500, mastodon_flavor=flavor) as sb:
+    with Sandbox(options={"mastodon": {"max_characters": 500, "flavor": flavor}}) as sb:
         config: dict[str, Any] = sb.app.state["mastodon"]["config"]
         config.update(nodeinfo=False, instance_v1=False, instance_v2=False)
         settings = settings_for(sb, tmp_path)
@@ -196,7 +196,7 @@ def test_the_takahe_flavour_refuses_the_trailing_slash_paths(tmp_path: Path) -> 
     """Takahē 0.11 answers /api/v1/instance but 404s /api/v1/instance/ (what Mastodon.py 2.3.3 asks)."""
     import httpx
 
-    with Sandbox(mastodon_flavor="takahe") as sb:
+    with Sandbox(options={"mastodon": {"flavor": "takahe"}}) as sb:
         assert httpx.get(sb.url + "/api/v1/instance").status_code == 200
         assert httpx.get(sb.url + "/api/v1/instance/").status_code == 404
 

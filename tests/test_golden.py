@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 
-from bot import cli
+from bot import cli, platforms
 from bot.compose import ComposeOptions, compose
 from bot.errors import CrosspostError
 from bot.load import parse_article
-from bot.rules import PLATFORM_NAMES
 from tests.conftest import FIXTURES, ROOT
 from tests.corpus.generate import generate
 
@@ -34,7 +33,7 @@ UPDATE = os.environ.get("CROSSPOST_UPDATE_GOLDEN", "").strip() not in ("", "0")
 ARTICLES = [*sorted((FIXTURES / "articles").iterdir()), ROOT / "examples" / "launch-post.md"]
 NO_LINK = "https://blog.example.com/golden/"  # for fixtures without a canonical link of their own
 CORPUS_SEEDS = range(100)
-TARGETS = [(p, "default", ComposeOptions(thread=t)) for p in PLATFORM_NAMES for t in (False, True)]
+TARGETS = [(p, "default", ComposeOptions(thread=t)) for p in platforms.names() for t in (False, True)]
 
 
 def _compare(name: str, actual: str) -> None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.facets import is_bluesky_tag
-from bot.text import _is_mastodon_hashtag as is_mastodon_hashtag
+from bot.measure.mastodon import is_mastodon_hashtag
 from bot.text import detect_facets, hashtag_key, normalise_hashtag
 from bot.twitter_text import is_x_hashtag
 

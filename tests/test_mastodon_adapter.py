@@ -19,11 +19,11 @@ from mastodon import errors as mastodon_errors
 from adapters.base import AccountSettings, ImageSpec, PostRef, PostRequest
 from adapters.mastodon import MastodonAdapter, html_to_text, normalized_text, translate_error
 from bot.errors import Ambiguous, ConfigError, Permanent, PublishError, RateLimited, Transient
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox import mastodon as sandbox_mastodon
 from tests.conftest import MemoryKV
 
-TOKEN = CREDENTIALS["MASTODON_ACCESS_TOKEN"]
+TOKEN = credentials()["MASTODON_ACCESS_TOKEN"]
 
 
 def make(sandbox: Sandbox | None, kv: MemoryKV | None = None, *, base_url: str | None = None,
@@ -198,7 +198,7 @@ def test_missing_settings_are_config_errors() -> None:
 # --- the instance's limits ----------------------------------------------------------------------
 def test_character_limit_and_url_weight_come_from_the_instance_once(kv: MemoryKV) -> None:
     """max_characters and characters_reserved_per_url from /api/v2/instance, cached in kv."""
-    with Sandbox(mastodon_max_characters=1000) as sb:
+    with Sandbox(options={"mastodon": {"max_characters": 1000}}) as sb:
         sb.app.state["mastodon"]["config"]["characters_reserved_per_url"] = 30
         first = make(sb, kv)
         assert first.character_limit() == 1000

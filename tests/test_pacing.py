@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from adapters import adapter_class
 from adapters.base import PostRequest
+from bot import platforms as registry
 from bot.article import Article
 from bot.config import Settings, load_settings
 from bot.publish import Publisher, pace_key
@@ -60,7 +60,7 @@ def test_quota_reflects_the_headers_of_the_last_post(sandbox: Sandbox, tmp_path:
     """After each post, quota() gives the remaining count, limit and reset the sandbox announced."""
     sandbox.app.set_quota(platform, BUCKET[platform], 5, 600)
     account = make_settings(sandbox, tmp_path).accounts_for((platform,))[0]
-    adapter = adapter_class(platform)(account, store)
+    adapter = registry.get(platform).adapter_class()(account, store)
     try:
         assert adapter.quota() is None
         for n, left in ((1, 4), (2, 3)):
@@ -88,7 +88,7 @@ def test_x_quota_is_the_tighter_of_window_and_daily_cap(sandbox: Sandbox, tmp_pa
     sandbox.app.set_quota("x", "tweets", 100, 900)
     sandbox.app.set_quota("x", "tweets.daily", 3, 86_400)
     account = make_settings(sandbox, tmp_path).accounts_for(("x",))[0]
-    adapter = adapter_class("x")(account, store)
+    adapter = registry.get("x").adapter_class()(account, store)
     try:
         request = PostRequest(text="Daily cap check https://news.example.com/daily", idempotency_key="cp-daily")
         adapter.publish(request, adapter.prepare(request))

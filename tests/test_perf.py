@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from adapters import adapter_class
-from bot.rules import PLATFORM_NAMES, RULES
+from bot import platforms
 
 
 def test_server_limits_flag_matches_the_adapters() -> None:
     """A dry run skips importing adapters by reading ``server_limits``: it must say which adapters read servers."""
-    for platform in PLATFORM_NAMES:
-        asks = callable(getattr(adapter_class(platform), "server_facts", None))
-        assert RULES[platform].server_limits == asks, platform
+    for platform in platforms.names():
+        asks = callable(getattr(platforms.get(platform).adapter_class(), "server_facts", None))
+        assert platforms.get(platform).server_limits == asks, platform
 
 
 # Characters around which UAX #29 does something other than break: CR LF, combining marks, ZWJ,

@@ -15,7 +15,7 @@ import pytest
 from bot.article import Article
 from bot.config import Settings, load_settings
 from bot.publish import ALREADY, DEFERRED, FAILED, PUBLISHED, Publisher, TargetResult
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.store import connect
 
 PLATFORMS = ("x", "bluesky", "mastodon")
@@ -75,7 +75,7 @@ def test_single_post_everywhere_with_wire_checks(rig: Rig) -> None:
     assert x_req.header("authorization").startswith("OAuth ")
     assert a.url in x_req.json()["text"]
     m_req = rig.sandbox.app.received("mastodon.statuses.create")[0]
-    assert m_req.header("authorization") == f"Bearer {CREDENTIALS['MASTODON_ACCESS_TOKEN']}"
+    assert m_req.header("authorization") == f"Bearer {credentials()['MASTODON_ACCESS_TOKEN']}"
     assert m_req.header("idempotency-key").startswith("cp-")
     b_req = rig.sandbox.app.received("bluesky.repo.putRecord")[0]
     record = b_req.json()["record"]
@@ -335,7 +335,7 @@ def test_no_secret_in_output_logs_or_json(sandbox: Sandbox, tmp_path: Path) -> N
             json_outputs.append(json.loads(proc.stdout))
         assert proc.returncode == 1  # mastodon fails: the token is wrong
     assert "level=debug" in outputs[0] or "level=info" in outputs[0]  # the logs were really captured
-    secrets = [v for k, v in CREDENTIALS.items() if k not in ("MASTODON_ACCESS_TOKEN", "BLUESKY_HANDLE")]
+    secrets = [v for k, v in credentials().items() if k not in ("MASTODON_ACCESS_TOKEN", "BLUESKY_HANDLE")]
     secrets.append("wrong-but-secret-token-42")
     everything = "\n".join(outputs)
     for secret in secrets:

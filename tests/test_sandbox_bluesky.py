@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox import bluesky as sandbox_bluesky
 from bot.sandbox.core import SandboxApp, SandboxServer
 
-HANDLE = CREDENTIALS["BLUESKY_HANDLE"]
-PASSWORD = CREDENTIALS["BLUESKY_APP_PASSWORD"]
+HANDLE = credentials()["BLUESKY_HANDLE"]
+PASSWORD = credentials()["BLUESKY_APP_PASSWORD"]
 POST = "app.bsky.feed.post"
 RKEY = "3kabcdefghij2"
 CREATED = "2024-05-01T12:00:00.000Z"
@@ -448,7 +448,7 @@ def test_describe_repo_and_profile(pds: PDS) -> None:
 def test_bare_pds_has_no_profile() -> None:
     """With appview=False getProfile is a 400, like a PDS without an AppView."""
     app = SandboxApp()
-    sandbox_bluesky.register(app, CREDENTIALS, appview=False)
+    sandbox_bluesky.register(app, credentials(), appview=False)
     server = SandboxServer(app)
     import threading
 

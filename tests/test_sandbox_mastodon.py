@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import CREDENTIALS, Sandbox
+from bot.sandbox import Sandbox, credentials
 from bot.sandbox import mastodon as sandbox_mastodon
 
-TOKEN = CREDENTIALS["MASTODON_ACCESS_TOKEN"]
+TOKEN = credentials()["MASTODON_ACCESS_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -48,7 +48,7 @@ def test_instance_v2_reports_the_configured_limits_without_auth(client: httpx.Cl
 
 def test_register_option_sets_max_characters_in_both_instance_endpoints() -> None:
     """register(max_characters=…) is what /api/v1 and /api/v2/instance report and what is enforced."""
-    with Sandbox(mastodon_max_characters=1000) as sb, httpx.Client(base_url=sb.url) as c:
+    with Sandbox(options={"mastodon": {"max_characters": 1000}}) as sb, httpx.Client(base_url=sb.url) as c:
         assert c.get("/api/v2/instance").json()["configuration"]["statuses"]["max_characters"] == 1000
         assert c.get("/api/v1/instance").json()["configuration"]["statuses"]["max_characters"] == 1000
         assert post(c, "a" * 1000).status_code == 200

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from oauthlib.oauth1 import Client as OAuthClient
 
-from bot.sandbox import CREDENTIALS
+from bot.sandbox import credentials
 from bot.sandbox import x as sandbox_x
 from bot.sandbox.core import SandboxApp, SandboxServer
 
-CREDS = {k: v for k, v in CREDENTIALS.items() if k.startswith("X_")}
+CREDS = {k: v for k, v in credentials().items() if k.startswith("X_")}
 USER_ID = CREDS["X_ACCESS_TOKEN"].partition("-")[0]
 TOO_MANY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
@@ -32,7 +32,7 @@ class XSandbox:
 
     def __init__(self) -> None:
         self.app = SandboxApp(seed=7)
-        sandbox_x.register(self.app, CREDENTIALS)
+        sandbox_x.register(self.app, credentials())
         self.server = SandboxServer(self.app)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()

@@ -11,22 +11,12 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.text import (
-    BLUESKY_BYTES,
-    BLUESKY_GRAPHEMES,
-    MASTODON_DEFAULT_LIMIT,
-    URL_WEIGHT,
-    X_LIMIT,
-    bluesky_facets,
-    bluesky_length,
-    detect_facets,
-    graphemes,
-    mastodon_length,
-    shorten_url_for_display,
-    utf8_len,
-    x_length,
-    x_parse,
-)
+from bot.measure.bluesky import bluesky_facets, bluesky_length
+from bot.measure.mastodon import mastodon_length
+from bot.measure.x import x_length, x_parse
+from bot.text import URL_WEIGHT, detect_facets, graphemes, shorten_url_for_display, utf8_len
+
+X_LIMIT, BLUESKY_GRAPHEMES, BLUESKY_BYTES, MASTODON_DEFAULT_LIMIT = 280, 300, 3000, 500
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # man, woman, girl, boy (ZWJ)
 FLAG_FR = "\U0001f1eb\U0001f1f7"

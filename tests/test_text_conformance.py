@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.text import detect_facets, graphemes, mastodon_length, x_length, x_parse
+from bot.measure.mastodon import mastodon_length
+from bot.measure.x import x_length, x_parse
+from bot.text import detect_facets, graphemes
 from bot.twitter_text import extract_url_spans
 
 CONFORMANCE = Path(__file__).parent / "conformance"

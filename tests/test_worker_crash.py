@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from bot.article import Article
-from bot.sandbox import CREDENTIALS
+from bot.sandbox import credentials
 from bot.store import connect
 from tests.conftest import ROOT
 
@@ -157,7 +157,7 @@ def crash_run(database_url: str, sandbox_url: str, workdir: Path, *, jobs: int, 
         a = Article(title=f"Crash run article {n:04d}", url=f"https://news.example.com/crash/{n}",
                     summary="Workers die and come back; every post goes out once.", tags=("Chaos",), lang="en")
         store.enqueue(article=a.to_dict(), article_key=a.key, targets=list(PLATFORMS), run_at=now)
-    env = {**clean_env(), **CREDENTIALS, "X_API_BASE_URL": sandbox_url, "BLUESKY_SERVICE_URL": sandbox_url,
+    env = {**clean_env(), **credentials(), "X_API_BASE_URL": sandbox_url, "BLUESKY_SERVICE_URL": sandbox_url,
            "MASTODON_API_BASE_URL": sandbox_url, "CROSSPOST_ALLOW_PRIVATE_NETWORK": "1", "CROSSPOST_TIMEOUT": "5",
            "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     crew = Crew(workers, env, workdir)

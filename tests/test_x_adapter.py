@@ -27,12 +27,12 @@ from adapters.base import AccountSettings, ImageSpec, PostRef, PostRequest
 from adapters.x import XAdapter, same_text, translate_error
 from bot.errors import Ambiguous, Permanent, PublishError, RateLimited, Transient
 from bot.redact import redact_error
-from bot.sandbox import CREDENTIALS
+from bot.sandbox import credentials
 from bot.sandbox import x as sandbox_x
 from bot.sandbox.core import SandboxApp, SandboxServer
 from tests.conftest import ROOT, MemoryKV
 
-CREDS = {k: v for k, v in CREDENTIALS.items() if k.startswith("X_")}
+CREDS = {k: v for k, v in credentials().items() if k.startswith("X_")}
 TEXT = "New post: counting to 280 https://example.com/posts/counting?utm=x & more on example.org #Python"
 
 
@@ -41,7 +41,7 @@ class XSandbox:
 
     def __init__(self) -> None:
         self.app = SandboxApp(seed=11)
-        sandbox_x.register(self.app, CREDENTIALS)
+        sandbox_x.register(self.app, credentials())
         self.server = SandboxServer(self.app)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()

@@ -1,9 +1,9 @@
-"""A local stand-in for X, Bluesky and Mastodon: the endpoints the three SDKs call, validating as the
-platforms do, with fault injection. ``crosspost sandbox`` serves it; tests and ``make demo`` use it.
+"""A local stand-in for every registered platform (:mod:`bot.platforms`): the endpoints their SDKs call,
+validating as the platforms do, with fault injection. ``crosspost sandbox`` serves it; tests and ``make demo`` use it.
 
 >>> with Sandbox() as sb:                    # doctest: +SKIP
 ...     env = sb.env()                        # point crosspost at it
-...     sb.app.inject("x.tweets.create", "error", status=503)
+...     sb.app.inject("PLATFORM.ROUTE", "error", status=503)
 """
 
 from __future__ import annotations
@@ -14,31 +14,33 @@ from typing import Any
 
 from bot.sandbox.core import SandboxApp, SandboxServer
 
-# The sandbox's own accounts. They are not secrets: they only open the local sandbox.
-CREDENTIALS: dict[str, str] = {
-    "X_API_KEY": "sandbox-x-consumer-key",
-    "X_API_SECRET": "sandbox-x-consumer-secret",
-    "X_ACCESS_TOKEN": "1000000001-sandboxaccesstoken",
-    "X_ACCESS_TOKEN_SECRET": "sandbox-x-access-secret",
-    "BLUESKY_HANDLE": "crosspost.sandbox.test",
-    "BLUESKY_APP_PASSWORD": "sand-box0-app0-pass",
-    "MASTODON_ACCESS_TOKEN": "sandbox-mastodon-token",
-}
+
+def credentials() -> dict[str, str]:
+    """The sandbox's own accounts (each sandbox module's ``CREDENTIALS``): not secrets, they only open it."""
+    from bot import platforms
+
+    return {k: v for p in platforms.all_platforms() for k, v in p.sandbox_module().CREDENTIALS.items()}
 
 
-def build_app(*, seed: int | None = None, mastodon_max_characters: int | None = None,
-              mastodon_flavor: str | None = None) -> SandboxApp:
-    """A SandboxApp with all three platforms registered; Mastodon plays ``mastodon_flavor`` (default: the
-    ``CROSSPOST_SANDBOX_MASTODON_FLAVOR`` environment variable, else ``mastodon``)."""
-    import os
+def cli_options() -> dict[str, dict[str, Any]]:
+    """Per platform, the options its sandbox module offers on ``crosspost sandbox`` (``CLI_OPTIONS``)."""
+    from bot import platforms
 
-    from bot.sandbox import bluesky, flavors, mastodon, x
+    return {p.name: dict(getattr(p.sandbox_module(), "CLI_OPTIONS", {})) for p in platforms.all_platforms()}
+
+
+def build_app(*, seed: int | None = None, options: dict[str, dict[str, Any]] | None = None) -> SandboxApp:
+    """A SandboxApp with every registered platform's sandbox module registered on it.
+
+    ``options``: per platform name, keyword arguments for that module's ``register`` (None values dropped).
+    """
+    from bot import platforms
 
     app = SandboxApp(seed=seed)
-    x.register(app, CREDENTIALS)
-    bluesky.register(app, CREDENTIALS)
-    flavor = mastodon_flavor or os.environ.get(flavors.FLAVOR_ENV) or "mastodon"
-    mastodon.register(app, CREDENTIALS, max_characters=mastodon_max_characters, flavor=flavor)
+    creds = credentials()
+    for platform in platforms.all_platforms():
+        own = {k: v for k, v in ((options or {}).get(platform.name) or {}).items() if v is not None}
+        platform.sandbox_module().register(app, creds, **own)
     return app
 
 
@@ -57,13 +59,18 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """The environment that points crosspost at this sandbox."""
+        from bot import platforms
+
         return {
-            **CREDENTIALS,
-            "X_API_BASE_URL": self.url,
-            "BLUESKY_SERVICE_URL": self.url,
-            "MASTODON_API_BASE_URL": self.url,
+            **credentials(),
+            **{p.base_url_env: self.url for p in platforms.all_platforms() if p.base_url_env},
             "CROSSPOST_ALLOW_PRIVATE_NETWORK": "1",
         }
+
+    @property
+    def sample_image_url(self) -> str:
+        """An image the sandbox serves (the demo's card image: no internet needed)."""
+        return f"{self.url}/_sandbox/sample.png"
 
     def start(self) -> Sandbox:
         self._thread = threading.Thread(target=self.server.serve_forever, name="sandbox", daemon=True)

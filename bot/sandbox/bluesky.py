@@ -107,6 +107,12 @@ _MAGIC = (
 
 
 # --- content addressing and tokens -----------------------------------------------------------------
+# The sandbox's own account: not a secret, it only opens the local sandbox.
+CREDENTIALS: dict[str, str] = {
+    "BLUESKY_HANDLE": "crosspost.sandbox.test",
+    "BLUESKY_APP_PASSWORD": "sand-box0-app0-pass",
+}
+
 def cid_for(data: bytes, *, codec: int = 0x71) -> str:
     """A CIDv1 string (sha2-256, base32): codec 0x71 (dag-cbor) for records → ``bafyrei…``, 0x55 (raw)
     for blobs → ``bafkrei…``. Records are hashed as canonical JSON rather than DAG-CBOR: what matters here
@@ -422,15 +428,15 @@ def _blob_refs(value: Any) -> list[dict[str, Any]]:
 
 # --- the app.bsky.feed.post lexicon ------------------------------------------------------------------
 def _graphemes(text: str) -> int:
-    from bot.text import graphemes  # imported here so that registering the sandbox stays cheap
+    """Extended grapheme clusters (UAX #29), as the lexicon's ``maxGraphemes`` counts them; written here,
+    not taken from bot.text, so the sandbox judges crosspost's counting with its own."""
+    import regex  # imported here so that registering the sandbox stays cheap
 
-    return graphemes(text)
+    return len(regex.findall(r"\X", text))
 
 
 def _utf8_len(text: str) -> int:
-    from bot.text import utf8_len
-
-    return utf8_len(text)
+    return len(text.encode("utf-8"))
 
 
 def _check_string(

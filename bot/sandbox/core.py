@@ -23,8 +23,10 @@ import json
 import random
 import re
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -297,6 +299,8 @@ def control(app: SandboxApp, request: Request) -> Response:
     path, method = request.path, request.method
     if path == "/_sandbox/health":
         return Response(200, {"ok": True})
+    if path == "/_sandbox/sample.png":  # an image to link to without the internet (the demo's card)
+        return Response(200, sample_png(), {"Content-Type": "image/png"})
     if path == "/_sandbox/reset" and method == "POST":
         app.reset()
         return Response(200, {"ok": True})
@@ -382,3 +386,17 @@ class SandboxServer(ThreadingHTTPServer):
         handler = type("BoundHandler", (_Handler,), {"app": app})
         super().__init__((host, port), handler)
         self.app = app
+
+
+def sample_png(width: int = 4, height: int = 3) -> bytes:
+    """A small, valid RGB PNG (built by hand so the sandbox needs no image library)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(  # each scanline: filter type 0, then RGB triples
+        b"\x00" + b"".join(bytes((x * 60 % 256, y * 80 % 256, 200)) for x in range(width))
+        for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))

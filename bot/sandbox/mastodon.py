@@ -62,16 +62,16 @@ import email.parser
 import email.policy
 import html
 import json
+import os
 import re
 import struct
 import time
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from bot.sandbox import flavors
-from bot.sandbox.core import PlatformHooks, QuotaState, Request, Response, SandboxApp
+from bot.sandbox.core import PlatformHooks, QuotaState, Request, Response, SandboxApp, sample_png
 
 PLATFORM = "mastodon"
 VERSION = "4.3.0"
@@ -142,15 +142,27 @@ def _unauthorized() -> Response:
 
 
 # --- registration -------------------------------------------------------------------------------
+# The sandbox's own account: not a secret, it only opens the local sandbox.
+CREDENTIALS: dict[str, str] = {"MASTODON_ACCESS_TOKEN": "sandbox-mastodon-token"}
+
+# ``crosspost sandbox --mastodon-OPTION``: option -> (argparse keywords).
+CLI_OPTIONS: dict[str, dict[str, Any]] = {
+    "max_characters": {"type": "count", "help": "the post limit the local instance announces "
+                       "(default: the flavour's own)"},
+    "flavor": {"choices": flavors.FLAVOR_NAMES, "metavar": "SOFTWARE",
+               "help": f"play {'|'.join(flavors.FLAVOR_NAMES)} (default: ${flavors.FLAVOR_ENV}, else mastodon)"},
+}
+
+
 def register(app: SandboxApp, credentials: dict[str, str], *, max_characters: int | None = None,
-             flavor: str = "mastodon", **options: Any) -> None:
+             flavor: str | None = None, **options: Any) -> None:
     """Add the Mastodon emulation to ``app``; ``options`` override the defaults in ``state["config"]``.
 
     ``flavor`` plays another Mastodon-API server software (see :mod:`bot.sandbox.flavors`): its NodeInfo,
     instance fields, counting rule, error wording, idempotency and path quirks.
     """
     token = credentials["MASTODON_ACCESS_TOKEN"]
-    played = flavors.flavor(flavor)
+    played = flavors.flavor(flavor or os.environ.get(flavors.FLAVOR_ENV) or "mastodon")
 
     def fresh_state() -> dict[str, Any]:
         config = {
@@ -225,20 +237,6 @@ def add_file(app: SandboxApp, name: str, data: bytes, content_type: str) -> str:
     with app.lock:
         app.state[PLATFORM]["files"][name] = (data, content_type)
     return f"/mastodon-media/{name}"
-
-
-def sample_png(width: int = 4, height: int = 3) -> bytes:
-    """A small, valid RGB PNG (built by hand so the sandbox needs no image library)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(  # each scanline: filter type 0, then RGB triples
-        b"\x00" + b"".join(bytes((x * 60 % 256, y * 80 % 256, 200)) for x in range(width))
-        for y in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -407,13 +405,47 @@ def _tags(text: str, host: str) -> list[dict[str, str]]:
 def status_length(spoiler_text: str, text: str, url_weight: int) -> int:
     """``StatusLengthValidator``: graphemes of the spoiler (as written) plus the countable text.
 
-    Mastodon joins ``spoiler_text`` and the countable text and counts graphemes (with Ruby's
-    Unicode 15.0 rules, as :func:`bot.text.mastodon_length` does); URLs and remote mentions are only
-    shortened in the text, so the spoiler is counted as written.
+    Written from Mastodon's validator, not taken from bot.text, so the sandbox judges crosspost's
+    counting with its own: each link with a scheme (twitter-text's extractor, the official port
+    ``twitter-text-parser``, ``extract_url_without_protocol: false``) counts ``url_weight``,
+    ``@user@domain`` counts as ``@user``, and the rest counts grapheme clusters as Ruby 3.x does
+    (Unicode 15.0: an Indic conjunct is more than one).
     """
-    from bot.text import graphemes_before_unicode_15_1, mastodon_length
+    return _ruby_graphemes(spoiler_text) + _ruby_graphemes(_countable_text(text, url_weight))
 
-    return graphemes_before_unicode_15_1(spoiler_text) + mastodon_length(text, url_length=url_weight)
+
+_MENTION_RE = re.compile(r"(?<![=/\w])@(([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@[\w.-]+[\w]+)?)", re.IGNORECASE)
+
+
+def _countable_text(text: str, url_weight: int) -> str:
+    import warnings
+
+    with warnings.catch_warnings():  # it imports pkg_resources, deprecated by setuptools
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from twitter_text.extract_urls import extract_urls_with_indices
+
+    if not text.strip():
+        return ""
+    entities = [(u["indices"][0], u["indices"][1], "x" * url_weight)
+                for u in extract_urls_with_indices(text, extract_urls_without_protocol=False)]
+    entities += [(m.start(), m.end(), "@" + m.group(2)) for m in _MENTION_RE.finditer(text)]
+    out, position = [], 0
+    for start, end, replacement in sorted(entities):
+        if start < position:
+            continue
+        out += [text[position:start], replacement]
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _ruby_graphemes(text: str) -> int:
+    import regex
+
+    clusters = regex.findall(r"\X", text)
+    # Unicode 15.1's GB9c joins virama + consonant into one cluster; Ruby's Unicode 15.0 does not.
+    joins = sum(len(regex.findall(r"\p{InCB=Linker}[\p{InCB=Extend}]*(?=\p{InCB=Consonant})", c)) for c in clusters)
+    return len(clusters) + joins
 
 
 # --- entities -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ What it checks, like X:
   request the sandbox *received* (its own scheme, ``Host`` and path, the query, form bodies) and the
   consumer and token secrets; the consumer key and token must be the sandbox's; the timestamp must be
   within 15 minutes and the nonce unused. Anything else: 401 with X's problem body.
-- **Posts**: ``text`` unless media is attached; weighted length ≤ 280 by :func:`bot.text.x_length`
+- **Posts**: ``text`` unless media is attached; weighted length ≤ 280 by twitter-text-parser
   (400, X's "Your Tweet text is too long…"); unknown body fields are refused (400, as X's schema does);
   the same text as a live post of the same user → 403 "You are not allowed to create a Tweet with
   duplicate content."; a reply to an id that never existed → 400, to a deleted post → 403;
@@ -92,6 +92,14 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
             429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
             503: "Service Unavailable", 504: "Gateway Timeout"}
 
+
+# The sandbox's own account: not a secret, it only opens the local sandbox.
+CREDENTIALS: dict[str, str] = {
+    "X_API_KEY": "sandbox-x-consumer-key",
+    "X_API_SECRET": "sandbox-x-consumer-secret",
+    "X_ACCESS_TOKEN": "1000000001-sandboxaccesstoken",
+    "X_ACCESS_TOKEN_SECRET": "sandbox-x-access-secret",
+}
 
 def problem(status: int, detail: str, *, title: str | None = None, type_: str = "about:blank") -> Response:
     """X v2's problem body: ``{"title", "detail", "type", "status"}``."""
@@ -232,9 +240,16 @@ def _next_id(state: dict[str, Any]) -> str:
 
 
 def _x_length(text: str) -> int:
-    from bot.text import x_length  # imported on first use: importing the sandbox stays cheap
+    """X's weighted length by the official twitter-text port (``twitter-text-parser``), not by bot.text:
+    the sandbox judges what crosspost composed with a second, independent implementation."""
+    import warnings
 
-    return int(x_length(text))
+    with warnings.catch_warnings():  # it imports pkg_resources, deprecated by setuptools
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from twitter_text import parse_tweet  # imported on first use: importing the sandbox stays cheap
+
+    return int(parse_tweet(text).weightedLength)
 
 
 def _url_spans(text: str) -> list[tuple[int, int]]:

@@ -33,9 +33,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot import platforms
 from bot.errors import CrosspostError
 from bot.heartbeat import ago, seen_workers
-from bot.rules import PLATFORM_NAMES, RULES
 from bot.web import environment
 
 COOKIE = "crosspost_session"
@@ -180,14 +180,14 @@ class Dashboard:
     # --- compose ----------------------------------------------------------------------------------
     def _targets(self) -> list[dict[str, Any]]:
         configured = {a.platform for a in self.settings.accounts}
-        return [{"name": n, "label": RULES[n].label, "configured": n in configured} for n in PLATFORM_NAMES]
+        return [{"name": n, "label": platforms.get(n).label, "configured": n in configured} for n in platforms.names()]
 
     async def compose(self, request: Request) -> Response:
         if request.method == "GET":
             return self.page(request, "compose.html", targets=self._targets(), form={}, preview=None, error=None,
                              notice=None)
         form = {k: str(v) for k, v in (await request.form()).multi_items() if k != "target"}
-        chosen = [str(t) for t in (await request.form()).getlist("target") if str(t) in RULES]
+        chosen = [str(t) for t in (await request.form()).getlist("target") if platforms.is_platform(str(t))]
         form["targets"] = ",".join(chosen)
         action = form.get("action", "preview")
         try:
@@ -196,7 +196,7 @@ class Dashboard:
                 from bot.planning import dry_run_plan
                 from bot.web.preview import view
 
-                plan = await run_in_threadpool(dry_run_plan, article, self.settings, chosen or list(PLATFORM_NAMES),
+                plan = await run_in_threadpool(dry_run_plan, article, self.settings, chosen or list(platforms.names()),
                                                thread=bool(form.get("thread")))
                 return self.page(request, "compose.html", targets=self._targets(), form=form,
                                  preview=view(plan, self.settings), error=None, notice=None)
@@ -306,7 +306,7 @@ class Dashboard:
         rows = [r for r in rows if (not platform or r.platform == platform) and (not state or r.state == state)]
         rows.sort(key=lambda r: r.updated_at, reverse=True)
         return self.page(request, "posts.html", rows=rows, platform=platform, state=state,
-                         platforms=PLATFORM_NAMES, states=("published", "failed", "pending", "sending", "unknown"))
+                         platforms=platforms.names(), states=("published", "failed", "pending", "sending", "unknown"))
 
     async def health(self, request: Request) -> Response:
         return self.page(request, "health.html", **(await run_in_threadpool(self._health)))
@@ -322,13 +322,14 @@ class Dashboard:
             bad = [r for r in mine if r.last_error]
             quota = self.store.kv_get(pace_key(a.platform, a.account))
             accounts.append({
-                "platform": RULES[a.platform].label, "account": a.account, "server": a.base_url,
+                "platform": platforms.get(a.platform).label, "account": a.account, "server": a.base_url,
                 "credentials": all(a.credentials.values()),
                 "quota": f"{quota['remaining']} until {quota['reset_at']}" if isinstance(quota, dict) else "unknown",
                 "last_success": max((r.updated_at for r in ok), default=None),
                 "last_error": max(bad, key=lambda r: r.updated_at).last_error if bad else None,
             })
-        missing = [RULES[n].label for n in PLATFORM_NAMES if n not in {a.platform for a in self.settings.accounts}]
+        configured = {a.platform for a in self.settings.accounts}
+        missing = [p.label for p in platforms.all_platforms() if p.name not in configured]
         jobs = self.store.list_jobs()
         running = [j for j in jobs if j.state == "running"]
         now = self.now()

@@ -12,21 +12,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import regex
 
+from bot import platforms
 from bot.compose import Plan, PlannedPost, PlatformPlan, article_hashtags
 from bot.config import Settings
-from bot.rules import PLATFORM_NAMES, RULES
 from bot.web import environment
 
 _HASHTAG = regex.compile(r"(?<![\w&#＃])[#＃][\p{L}\p{M}\p{N}_]+")
 _MENTION = regex.compile(r"(?<![\w@＠])[@＠][\w.-]+(?:@[\w.-]+\.\w+)?")
-DISPLAY_URL_LENGTH = {"x": 25, "mastodon": 30}  # characters each shows of a link before "…"
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,13 @@ class TargetView:
 
 
 def _display_url(url: str, keep: int) -> str:
-    """A link as X and Mastodon show it: no scheme (nor ``www.``), cut to ``keep`` characters with "…"."""
+    """A link as most platforms show it: no scheme (nor ``www.``), cut to ``keep`` characters with "…"."""
     shown = str(regex.sub(r"^https?://(www\.)?", "", url))
     return shown if len(shown) <= keep else shown[:keep] + "…"
 
 
 def _spans_for(platform: str, post_text: str) -> list[tuple[int, int, str]]:
-    from bot.twitter_text import extract_url_spans, mastodon_url_spans
-
-    urls = extract_url_spans(post_text) if platform == "x" else mastodon_url_spans(post_text)
+    urls = platforms.get(platform).link_spans(post_text)
     spans = [(s, e, "link") for s, e in urls]
     taken = [(s, e) for s, e, _ in spans]
 
@@ -93,7 +90,7 @@ def _spans_for(platform: str, post_text: str) -> list[tuple[int, int, str]]:
 
 def segments(platform: str, post: PlannedPost) -> list[Segment]:
     """The post's text cut into styled runs, the way ``platform`` links it."""
-    if RULES[platform].shortens_links:  # Bluesky: the facets say exactly what is a link, tag or mention
+    if platforms.get(platform).shortens_links:  # the facets say exactly what is a link, tag or mention
         data = post.text.encode("utf-8")
         out: list[Segment] = []
         pos = 0
@@ -118,7 +115,7 @@ def segments(platform: str, post: PlannedPost) -> list[Segment]:
         raw = post.text[start:end]
         if kind == "link":
             href = raw if raw.startswith(("http://", "https://")) else "https://" + raw
-            out.append(Segment("link", _display_url(raw, DISPLAY_URL_LENGTH.get(platform, 30)), href))
+            out.append(Segment("link", _display_url(raw, platforms.get(platform).display_url_length), href))
         else:
             out.append(Segment(kind, raw))
         pos = end
@@ -130,10 +127,11 @@ def segments(platform: str, post: PlannedPost) -> list[Segment]:
 def _handle(platform: str, account: str, settings: Settings | None) -> str:
     for a in settings.accounts if settings else ():
         if a.platform == platform and a.account == account:
-            handle = a.credentials.get("BLUESKY_HANDLE")
+            rules = platforms.get(platform)
+            handle = next((a.credentials[k] for k in rules.public_credentials if a.credentials.get(k)), "")
             if handle:
                 return f"@{handle}"
-            if platform == "mastodon" and a.base_url:
+            if not rules.default_base_url and a.base_url:  # an account of its own server: @name@server
                 return f"@{account}@{urlsplit(a.base_url).hostname}"
     return f"@{account}"
 
@@ -144,15 +142,15 @@ def view(plan: Plan, settings: Settings | None = None) -> list[TargetView]:
     wanted = article_hashtags(article.tags)
     targets: list[TargetView] = []
     for pp in plan.platforms:
-        rules = RULES[pp.platform]
+        rules = platforms.get(pp.platform)
         image = settings.options_for(pp.platform, pp.account).image if settings else False
         target = TargetView(pp.platform, rules.label, pp.account, _handle(pp.platform, pp.account, settings),
                             pp.unit or rules.unit, pp.limit, pp.limit_source)
         for i, post in enumerate(pp.posts):
-            card = dict(post.embed["external"]) if post.embed else None
+            card = asdict(post.card) if post.card else None
             if card is not None:
                 card["domain"] = urlsplit(card["uri"]).hostname or ""
-                card["thumb"] = bool(post.thumb_url)
+                card["thumb"] = bool(post.card.thumb_url) if post.card else False
                 card["thumb_alt"] = article.image_alt or article.title or "link card image"
             target.posts.append(PostView(
                 segments(pp.platform, post), post.length, pp.limit, i + 1, len(pp.posts), card,
@@ -184,11 +182,11 @@ def render_page(plan: Plan, settings: Settings | None = None) -> str:
 # --- the command ------------------------------------------------------------------------------------
 
 
-PREVIEW_EXAMPLES = """\
+PREVIEW_EXAMPLES = f"""\
 examples:
   crosspost preview post.md --open                  write crosspost-preview.html and open it
   crosspost preview post.md -o - > preview.html     the page on stdout
-  crosspost preview article.txt --url https://blog.example.com/p/1 --platform bluesky --thread
+  crosspost preview article.txt --url https://blog.example.com/p/1 --platform {platforms.names()[-1]} --thread
 """
 
 
@@ -205,12 +203,12 @@ def preview_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
     p.add_argument("--url", type=cliargs.URL, help="the canonical link (overrides the article's)")
     p.add_argument("--platform", type=cliargs.PLATFORMS,
-                   help=f"comma-separated subset of {','.join(PLATFORM_NAMES)} (default: all)")
+                   help=f"comma-separated subset of {','.join(platforms.names())} (default: all)")
     p.add_argument("--tag", action="append", default=[], type=cliargs.TAG, metavar="TAG",
                    help="add a hashtag (repeatable)")
     p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
     p.add_argument("--templates", type=cliargs.EXISTING_DIR, metavar="DIR",
-                   help="directory with x.j2, bluesky.j2, mastodon.j2")
+                   help=f"directory with {platforms.template_files()}")
     p.add_argument("--config", type=cliargs.EXISTING_FILE, metavar="FILE",
                    help="crosspost.toml (default: ./crosspost.toml)")
     p.add_argument("--format", choices=cliargs.FORMATS, help="force the input format (default: by extension)")
@@ -226,12 +224,12 @@ def preview(argv: Sequence[str]) -> int:
     from bot.policy import check_option_url, check_publishable
 
     options = preview_parser().parse_args(argv)
-    platforms = options.platform or PLATFORM_NAMES
+    chosen = options.platform or platforms.names()
     settings = load_settings(config_file=options.config, templates_dir=options.templates)
     check_option_url(options.url)
     article = load_input(options, allow_private=settings.allow_private_network, timeout=settings.timeout)
     check_publishable(article, allow_draft=True, origin=options.article)  # a preview posts nothing
-    page = render_page(dry_run_plan(article, settings, platforms, thread=options.thread), settings)
+    page = render_page(dry_run_plan(article, settings, chosen, thread=options.thread), settings)
     if options.output == "-":
         sys.stdout.write(page)
         return 0
