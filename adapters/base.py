@@ -1,9 +1,11 @@
 """The contract between the core and one platform's SDK.
 
 An adapter turns a fully composed :class:`PostRequest` into one call of its SDK and returns a
-:class:`PostRef`. It never measures or shortens text and never retries or sleeps: it translates every
-SDK or network exception into one of :mod:`bot.errors`' ``PublishError`` types at its boundary, and the
-publisher decides what happens next.
+:class:`PostRef`. It only translates: it never measures or shortens text, never fetches (the publisher
+hands it an image's bytes and media type, :class:`ImageData`), never retries, sleeps or waits for the
+platform (media still processing is ``bot.errors.MediaPending``, which the publisher waits on), and never
+reads an error's text to decide anything. It turns every SDK or network exception into one of
+:mod:`bot.errors`' ``PublishError`` types at its boundary, and the publisher decides what happens next.
 
 Construction does no I/O; the SDK is imported on first use so that a dry run never loads it.
 """
@@ -33,11 +35,15 @@ class PostRef:
 
 
 @dataclass(frozen=True)
-class ImageSpec:
-    """An image to attach (fetched by the adapter with the guarded fetcher and a size cap)."""
+class ImageData:
+    """An image to attach, already fetched by the publisher (guarded, within the platform's size cap):
+    its bytes and their media type as sniffed from them. ``url`` is where it came from, for a platform
+    that takes images by URL."""
 
-    url: str
+    data: bytes = field(repr=False)
+    media_type: str
     alt: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class LinkCard:
     title: str
     description: str
     thumb_url: str | None = None
+    thumb: ImageData | None = None  # the thumbnail's bytes (the publisher fetched thumb_url)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class PostRequest:
     facets: tuple[dict[str, Any], ...] = ()  # Bluesky rich-text facets (atproto JSON shape)
     tags: tuple[str, ...] = ()  # Bluesky record ``tags`` (hashtags that did not fit in the text)
     card: LinkCard | None = None  # Bluesky link card
-    image: ImageSpec | None = None
+    image: ImageData | None = None
     reply_to: PostRef | None = None  # the previous part of the thread
     thread_root: PostRef | None = None  # the first part of the thread
 
@@ -123,7 +130,8 @@ class Adapter(Protocol):
         ...
 
     def publish(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef:
-        """Create the post. Raises RateLimited / Transient / Ambiguous / Permanent."""
+        """Create the post. Raises RateLimited / Transient (MediaPending: an upload still processing) /
+        Ambiguous / Permanent."""
         ...
 
     def reconcile(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef | None:

@@ -48,8 +48,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from adapters.base import AccountSettings, KeyValue, PostRef, PostRequest, Quota
-from bot.errors import Ambiguous, InputError, NotSupported, Permanent, PublishError, RateLimited, Transient
-from bot.images import sniff_image_type
+from bot.errors import Ambiguous, NotSupported, Permanent, PublishError, RateLimited, Transient
 from bot.redact import redact_error, register_secrets
 
 if TYPE_CHECKING:
@@ -58,8 +57,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SERVICE = "https://bsky.social"
 POST_COLLECTION = "app.bsky.feed.post"
-THUMB_MAX_BYTES = 1_000_000  # app.bsky.embed.external#external.thumb maxSize
-IMAGE_MAX_BYTES = 1_000_000  # app.bsky.embed.images#image.image maxSize in the PDS's lexicon
 CREDENTIALS_HINT = "check BLUESKY_HANDLE and BLUESKY_APP_PASSWORD"
 SERVICE_HINT = "check BLUESKY_SERVICE_URL"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -253,11 +250,6 @@ def _fingerprint(record: dict[str, Any]) -> dict[str, Any]:
         else None,
     }
 
-
-def _sniff_image(data: bytes) -> str | None:
-    """The image type the bytes announce, among those a Bluesky post takes (PNG, JPEG, GIF, WebP)."""
-    mime = sniff_image_type(data)
-    return mime if mime in ("image/png", "image/jpeg", "image/gif", "image/webp") else None
 
 
 @functools.cache
@@ -477,14 +469,12 @@ class BlueskyAdapter:
 
     def publish(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef:
         rkey = str(prepared["rkey"])
-        thumb = self._fetch_thumb(post)
-        image = self._fetch_image(post)
         try:
 
             def write(client: Client) -> tuple[str, str]:
                 from atproto_client import models
 
-                record = self._record(client, post, prepared, thumb, image)
+                record = self._record(client, post, prepared)
                 try:
                     data = models.ComAtprotoRepoPutRecord.Data(
                         repo=self._did(client), collection=POST_COLLECTION, rkey=rkey, record=record
@@ -508,8 +498,6 @@ class BlueskyAdapter:
         client: Client | None,
         post: PostRequest,
         prepared: dict[str, Any],
-        thumb: tuple[bytes, str] | None,
-        image: tuple[bytes, str] | None,
     ) -> dict[str, Any]:
         """The whole record from the request and ``prepared``: the same input gives the same record."""
         record: dict[str, Any] = {
@@ -531,13 +519,13 @@ class BlueskyAdapter:
                 "title": post.card.title,
                 "description": post.card.description,
             }
-            if thumb is not None and client is not None:
-                external["thumb"] = self._upload(client, *thumb)
+            if post.card.thumb is not None and client is not None:
+                external["thumb"] = self._upload(client, post.card.thumb.data, post.card.thumb.media_type)
             record["embed"] = {"$type": "app.bsky.embed.external", "external": external}
         elif post.image is not None:
             entry: dict[str, Any] = {"alt": post.image.alt}
-            if image is not None and client is not None:
-                entry["image"] = self._upload(client, *image)
+            if client is not None:
+                entry["image"] = self._upload(client, post.image.data, post.image.media_type)
             record["embed"] = {"$type": "app.bsky.embed.images", "images": [entry]}
         if post.lang:
             record["langs"] = [post.lang]
@@ -565,60 +553,6 @@ class BlueskyAdapter:
         blob: dict[str, Any] = get_model_as_dict(answer.blob)
         return blob
 
-    def _fetch(self, url: str, max_bytes: int) -> tuple[bytes, str]:
-        from bot.fetch import fetch
-
-        result = fetch(
-            url,
-            max_bytes=max_bytes,
-            timeout=self.settings.timeout,
-            allow_private=self.settings.allow_private_network,
-            accept="image/*",
-        )
-        if not result.body:
-            raise InputError(f"{url}: the image is empty")
-        declared = (result.content_type or "").split(";")[0].strip().lower()
-        # Some hosts send images as application/octet-stream; the PDS sniffs the bytes too.
-        mime = declared if declared.startswith("image/") else _sniff_image(result.body)
-        if mime is None:
-            raise InputError(f"{url}: not an image (Content-Type {result.content_type or 'missing'})")
-        return result.body, mime
-
-    def _fetch_thumb(self, post: PostRequest) -> tuple[bytes, str] | None:
-        """The card's thumbnail, or None (the card goes out without one) when it cannot be used."""
-        if post.card is None or not post.card.thumb_url:
-            return None
-        try:
-            return self._fetch(post.card.thumb_url, THUMB_MAX_BYTES)
-        except InputError as exc:
-            log.warning(
-                "bluesky.thumb_skipped",
-                extra={
-                    "account": self.settings.account,
-                    "idempotency_key": post.idempotency_key,
-                    "url": post.card.thumb_url,
-                    "reason": str(exc),
-                },
-            )
-            return None
-
-    def _fetch_image(self, post: PostRequest) -> tuple[bytes, str] | None:
-        if post.image is None or post.card is not None:
-            return None  # one embed per post: with a card, the article's image is the card's thumbnail
-        from bot.fetch import FetchRefused
-
-        try:
-            return self._fetch(post.image.url, IMAGE_MAX_BYTES)
-        except FetchRefused as exc:
-            raise Permanent(f"bluesky: cannot attach the image: {exc}") from exc
-        except InputError as exc:
-            if "-byte limit" in str(exc) or "not an image" in str(exc) or "is empty" in str(exc):
-                raise Permanent(
-                    f"bluesky: cannot attach the image (posts take images up to "
-                    f"{IMAGE_MAX_BYTES:,} bytes): {exc}"
-                ) from exc
-            raise Transient(f"bluesky: could not fetch the image: {exc}") from exc
-
     def reconcile(self, post: PostRequest, prepared: dict[str, Any]) -> PostRef | None:
         """Look at the prepared record key: our record there → its PostRef; nothing there → None."""
         rkey = str(prepared["rkey"])
@@ -637,7 +571,7 @@ class BlueskyAdapter:
                     raise
                 value = answer.value
                 found = value if isinstance(value, dict) else get_model_as_dict(value)
-                if _fingerprint(found) != _fingerprint(self._record(None, post, prepared, None, None)):
+                if _fingerprint(found) != _fingerprint(self._record(None, post, prepared)):
                     log.warning(
                         "bluesky.reconcile_mismatch",
                         extra={

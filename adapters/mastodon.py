@@ -57,17 +57,15 @@ from __future__ import annotations
 
 import html.parser
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
+from adapters.base import AccountSettings, ImageData, KeyValue, PostRef, PostRequest, Quota
 from bot import __version__
-from bot.errors import Ambiguous, ConfigError, InputError, Permanent, PublishError, RateLimited, Transient
+from bot.errors import Ambiguous, ConfigError, MediaPending, Permanent, PublishError, RateLimited, Transient
 from bot.fediverse import ServerFacts, is_length_refusal, rule_for
-from bot.images import sniff_image_type
 from bot.logs import get_logger
 from bot.redact import redact_error
 
@@ -79,7 +77,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=1)  # how long Mastodon remembers an Idempo
 IDEMPOTENCY_MARGIN = timedelta(minutes=5)  # clock skew and time the first attempt spent in flight
 INSTANCE_TTL = 24 * 3600.0  # seconds an instance's limits stay cached
 MEDIA_TTL = 6 * 3600.0  # an uploaded, unattached image is reused this long (Mastodon keeps it ~1 day)
-IMAGE_MAX_BYTES = 16 * 1024 * 1024  # Mastodon 4.3's image size limit
+MEDIA_POLL = 1.0  # seconds between asks whether an upload is processed (the publisher does the waiting)
 RECONCILE_PAGES = 5  # pages of 40 statuses searched after the idempotency window
 DEFAULT_LIMIT = 500
 
@@ -269,7 +267,7 @@ class MastodonAdapter:
         if visibility not in VISIBILITIES:
             raise Permanent(f"mastodon: visibility {visibility!r} is not one of {', '.join(VISIBILITIES)} "
                             f"(account {self._settings.account!r})")
-        media_ids = [self._media_id(post, post.image)] if post.image is not None else None
+        media_ids = [self._media_id(post, post.image, prepared)] if post.image is not None else None
         api = self._api
         before = api.ratelimit_lastcall
         try:
@@ -298,67 +296,35 @@ class MastodonAdapter:
         the quota of the last delete, which Mastodon limits apart (None before any, or without headers)."""
         return self._delete_quota if action == "delete" else self._quota
 
-    def _media_id(self, post: PostRequest, image: ImageSpec) -> str:
-        """Upload the image once per idempotency key (retries reuse it) and wait until it is processed.
+    def _media_id(self, post: PostRequest, image: ImageData, prepared: dict[str, Any]) -> str:
+        """The upload of this part's image: made once, reused by every retry, attached once processed.
 
-        An upload this key already made is reused: still unattached, it is waited for; gone from
-        ``/api/v1/media`` (404), it is attached to the status an earlier attempt created, and passing
-        its id again with the same Idempotency-Key gets that status back.
+        The id comes from ``prepared`` (the publisher keeps it there after ``MediaPending``) or from the
+        kv store (an attempt whose status call failed); else the image is uploaded now. An upload gone
+        from ``/api/v1/media`` (404) was attached to the status an earlier attempt created, and passing
+        its id again with the same Idempotency-Key gets that status back. Raises ``MediaPending`` while
+        the server processes it: ``/api/v2/media`` answers 202 until then, and attaching it earlier gets
+        a 422; the publisher waits and calls again.
         """
         api = self._api
         key = f"mastodon:media:{self._base_url}:{post.idempotency_key}"
-        cached = self._kv.kv_get(key)
-        if cached:
+        known = prepared.get("media_id") or self._kv.kv_get(key)
+        if known:
             try:
-                media = self._call(api.media, cached)
+                media = self._call(api.media, str(known))
             except Permanent as exc:
                 if exc.status != 404:
                     raise
-                return str(cached)
-            return self._processed(media)
-        data, mime_type = self._fetch_image(image)
-        media = self._call(api.media_post, data, mime_type=mime_type, description=image.alt or None)
-        self._kv.kv_set(key, str(media["id"]), ttl_seconds=MEDIA_TTL)
-        return self._processed(media)
-
-    def _processed(self, media: Any) -> str:
-        """Poll ``GET /api/v1/media/:id`` until the upload has a URL, for at most ``settings.timeout``.
-
-        ``/api/v2/media`` answers 202 while the server processes the file; attaching it earlier gets a
-        422. This bounded wait is part of one upload, not a retry.
-        """
+                return str(known)
+        else:
+            media = self._call(api.media_post, image.data, mime_type=image.media_type,
+                               description=image.alt or None)
+            self._kv.kv_set(key, str(media["id"]), ttl_seconds=MEDIA_TTL)
         media_id = str(media["id"])
-        api = self._api
-        deadline = time.monotonic() + self._settings.timeout
-        pause = 0.2
-        while _get(media, "url") is None:
-            if time.monotonic() + pause > deadline:
-                raise Transient(f"mastodon: the image upload {media_id} was still processing after "
-                                f"{self._settings.timeout:g} s")
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
-            media = self._call(api.media, media_id)
+        if _get(media, "url") is None:
+            raise MediaPending(f"mastodon: the image upload {media_id} is still processing",
+                               keep={"media_id": media_id}, retry_after=MEDIA_POLL)
         return media_id
-
-    def _fetch_image(self, image: ImageSpec) -> tuple[bytes, str]:
-        from bot.fetch import FetchRefused, fetch
-
-        try:
-            result = fetch(image.url, max_bytes=IMAGE_MAX_BYTES, timeout=self._settings.timeout,
-                           allow_private=self._settings.allow_private_network, accept="image/*")
-        except FetchRefused as exc:
-            raise Permanent(f"mastodon: image not fetched: {exc}") from exc
-        except InputError as exc:
-            text = str(exc)
-            lasting = "-byte limit" in text or re.search(r"HTTP 4\d\d", text) is not None
-            raise (Permanent if lasting else Transient)(f"mastodon: image not fetched: {text}") from exc
-        mime_type = sniff_image_type(result.body)
-        declared = (result.content_type or "").split(";")[0].strip().lower()
-        if mime_type is None and declared.startswith("image/"):
-            mime_type = declared
-        if mime_type is None:
-            raise Permanent(f"mastodon: {image.url} is not an image (Content-Type: {declared or 'none'})")
-        return result.body, mime_type
 
     def _ref(self, status: Any) -> PostRef:
         url = _get(status, "url") or _get(status, "uri") or ""

@@ -13,8 +13,8 @@ not a base URL.
 
 **Images.** tweepy 4.17.0 has no v2 media method (``API.media_upload`` is v1.1 on upload.twitter.com),
 so the image goes through the same signed session: ``POST /2/media/upload`` (one-shot, multipart,
-``media_category=tweet_image``), then ``POST /2/media/metadata/create`` for the alt text. The image is
-fetched with :func:`bot.fetch.fetch` (5 MB cap, X's image limit). The media id is kept in the
+``media_category=tweet_image``), then ``POST /2/media/metadata/create`` for the alt text. The publisher
+hands over the image's bytes (fetched within X's 5 MB, its registry entry). The media id is kept in the
 key/value store for 20 hours (X keeps uploads for 24), so a retried part does not upload again.
 
 **Exactly once.** X has no idempotency key. :meth:`XAdapter.prepare` records ``not_before`` (now, less
@@ -51,7 +51,6 @@ Error mapping (:func:`translate_error`)::
     requests InvalidURL, MissingSchema, Permanent    "check X_API_BASE_URL"
       InvalidSchema, InvalidHeader,
       TooManyRedirects
-    bot.errors.InputError (image fetch) Permanent    (Transient when the image host timed out or refused)
 
 Calls made before ``POST /2/tweets`` (users/me, the upload) and the reads of ``reconcile`` have no
 effect that matters, so an ``Ambiguous`` from them is reported as ``Transient``.
@@ -70,9 +69,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
-from bot.errors import Ambiguous, InputError, NotSupported, Permanent, PublishError, RateLimited, Transient
-from bot.images import sniff_image_type
+from adapters.base import AccountSettings, ImageData, KeyValue, PostRef, PostRequest, Quota
+from bot.errors import Ambiguous, NotSupported, Permanent, PublishError, RateLimited, Transient
 from bot.redact import redact_error
 
 if TYPE_CHECKING:
@@ -82,7 +80,6 @@ if TYPE_CHECKING:
 TWEEPY_HOST = "https://api.twitter.com"  # where tweepy sends everything
 DEFAULT_BASE_URL = TWEEPY_HOST
 CREDENTIAL_KEYS = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
-MAX_IMAGE_BYTES = 5 * 1024 * 1024  # X's limit for images
 CLOCK_SKEW = 60.0  # seconds subtracted from not_before: our clock and X's may disagree
 RECONCILE_PAGES = 3  # up to 300 recent posts
 ME_TTL = 7 * 86400
@@ -259,7 +256,7 @@ class XAdapter:
         self.kv.kv_set(key, me, ttl_seconds=ME_TTL)
         return me
 
-    def _media_id(self, idempotency_key: str, image: ImageSpec) -> str:
+    def _media_id(self, idempotency_key: str, image: ImageData) -> str:
         """The image's media id: uploaded once per post part, reused by retries (kept in the kv store)."""
         identity = "\0".join((self.base_url, idempotency_key, image.url, image.alt))
         key = "x:media:" + hashlib.sha256(identity.encode()).hexdigest()[:32]
@@ -270,25 +267,14 @@ class XAdapter:
         self.kv.kv_set(key, media_id, ttl_seconds=MEDIA_TTL)
         return media_id
 
-    def _upload(self, image: ImageSpec) -> str:
-        """Fetch the image, upload it (POST /2/media/upload), set its alt text; return the media id."""
-        from bot.fetch import FetchRefused, fetch
-
-        try:
-            fetched = fetch(image.url, max_bytes=MAX_IMAGE_BYTES, timeout=self.settings.timeout,
-                            allow_private=self.settings.allow_private_network, accept="image/*")
-        except FetchRefused as exc:
-            raise Permanent(f"x: cannot attach the image: {exc}") from exc
-        except InputError as exc:
-            raise image_fetch_error(exc) from exc
-        media_type = image_type(fetched.body, fetched.content_type)
-        if media_type is None:
-            raise Permanent(f"x: cannot attach the image: {image.url} is not a PNG, JPEG, GIF or WEBP image")
+    def _upload(self, image: ImageData) -> str:
+        """Upload the image (POST /2/media/upload), set its alt text; return the media id."""
+        media_type = image.media_type
         client = self._client
         response = client.session.post(
             f"{TWEEPY_HOST}/2/media/upload",
             data={"media_category": "tweet_image", "media_type": media_type},
-            files={"media": ("image", fetched.body, media_type)},
+            files={"media": ("image", image.data, media_type)},
             headers={"User-Agent": client.user_agent},
             auth=self._signer,
             timeout=self.settings.timeout,
@@ -392,8 +378,6 @@ def translate_error(exc: BaseException) -> PublishError:
         return Permanent(f"x: {_one_line(str(exc))}")
     if isinstance(exc, requests.exceptions.RequestException):
         return _from_requests(exc)
-    if isinstance(exc, InputError):
-        return image_fetch_error(exc)
     if isinstance(exc, ConnectionRefusedError):
         return Transient(f"x: connection refused ({exc})")
     if isinstance(exc, TimeoutError | ConnectionError):
@@ -508,16 +492,6 @@ def _where(exc: BaseException) -> str:
     return match.group(0) if match else "the X API"
 
 
-def image_fetch_error(exc: InputError) -> PublishError:
-    """A failed image fetch: worth retrying when the host was slow or unreachable, else permanent."""
-    text = str(exc)
-    retry_words = ("timed out", "connection refused", "closed the connection", "cannot resolve", "HTTP 5",
-                   "took longer")
-    if any(word in text for word in retry_words):
-        return Transient(f"x: could not fetch the image: {text}")
-    return Permanent(f"x: cannot attach the image: {text}")
-
-
 # --- text comparison for reconcile ---------------------------------------------------------------------
 def _is_the_post(tweet: dict[str, Any], post: PostRequest, not_before: float | None) -> bool:
     created = _parse_iso(tweet.get("created_at"))
@@ -558,18 +532,6 @@ def _normal(text: str) -> str:
 
 
 # --- small helpers -------------------------------------------------------------------------------------
-_X_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-
-
-def image_type(body: bytes, content_type: str | None) -> str | None:
-    """The image's media type from its first bytes (the server's Content-Type may be wrong)."""
-    sniffed = sniff_image_type(body)
-    if sniffed in _X_IMAGE_TYPES:
-        return sniffed
-    declared = (content_type or "").split(";")[0].strip().lower()
-    return declared if sniffed is None and declared in _X_IMAGE_TYPES else None
-
-
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -8,6 +8,7 @@
     └── PublishError      raised by adapters, judged by the publisher
         ├── RateLimited   wait until ``retry_at`` (or defer the target)
         ├── Transient     5xx, reset, timeout *before* the request was sent: retry with backoff
+        │   └── MediaPending  an upload the platform is still processing: wait, then ask again
         ├── Ambiguous     the request may have reached the platform: reconcile before any retry
         └── Permanent     auth, validation, other 4xx: report the platform's message
             └── NotSupported  the platform cannot do this at all (edit a post on X or Bluesky)
@@ -50,6 +51,20 @@ class RateLimited(PublishError):
 
 class Transient(PublishError):
     """The request certainly did not take effect (5xx, connection refused, timeout before sending)."""
+
+
+class MediaPending(Transient):
+    """An uploaded image is still being processed: nothing was posted yet.
+
+    ``keep`` is what the adapter needs on the next attempt so that it asks about the same upload instead
+    of uploading again (Mastodon: the media id); the publisher merges it into the part's prepared state
+    in the ledger, so a run that stops here resumes with it. ``retry_after`` is how long to wait first.
+    """
+
+    def __init__(self, message: str, *, keep: dict[str, str], retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.keep = keep
+        self.retry_after = retry_after
 
 
 class Ambiguous(PublishError):

@@ -15,8 +15,11 @@ that would bypass the check. This module drives :mod:`http.client` itself instea
 * the size cap is checked against ``Content-Length`` and again while reading, so at most
   ``max_bytes + 1`` bytes are ever read.
 
-Errors are :class:`bot.errors.InputError` (one line, starting with the URL); a refusal by the guard is
-the subclass :class:`FetchRefused`. Tests inject ``resolve`` and ``connect`` to point public-looking
+Errors are :class:`bot.errors.InputError` (one line, starting with the URL); their subclass says what
+a caller may do about it, so nobody has to read the message: :class:`FetchRefused` (the guard refused a
+hop), :class:`FetchTooLarge` (over the size cap) and :class:`FetchUnavailable` (the host was slow,
+unreachable or failing: a later try may succeed). A plain ``InputError`` is lasting (4xx, bad redirect,
+TLS failure). Tests inject ``resolve`` and ``connect`` to point public-looking
 names at a server on 127.0.0.1.
 """
 
@@ -52,6 +55,18 @@ Connector = Callable[[str, int, float], socket.socket]
 
 class FetchRefused(InputError):
     """The URL (or a redirect it led to) points somewhere crosspost must not go."""
+
+
+class FetchTooLarge(InputError):
+    """The body is over the caller's ``max_bytes`` (which the error keeps, to say the limit)."""
+
+    def __init__(self, message: str, *, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class FetchUnavailable(InputError):
+    """The host timed out, refused or dropped the connection, or answered 5xx: a later try may work."""
 
 
 @dataclass(frozen=True)
@@ -210,9 +225,9 @@ def _checked_addresses(hop: _Hop, shown: str, allow_private: bool, resolve: Reso
     try:
         addresses = list(resolve(hop.host, hop.port, timeout))
     except TimeoutError:
-        raise InputError(f"{shown}: looking up {hop.host} timed out after {timeout:g} s") from None
+        raise FetchUnavailable(f"{shown}: looking up {hop.host} timed out after {timeout:g} s") from None
     except OSError as exc:
-        raise InputError(f"{shown}: cannot resolve host {hop.host} ({exc.strerror or exc})") from None
+        raise FetchUnavailable(f"{shown}: cannot resolve host {hop.host} ({exc.strerror or exc})") from None
     if not addresses:
         raise InputError(f"{shown}: host {hop.host} has no address")
     if not allow_private:
@@ -265,7 +280,8 @@ def fetch(
                 redirects += 1
                 continue
             if not 200 <= response.status < 300:
-                raise InputError(f"{shown}: HTTP {response.status} {response.reason}".rstrip())
+                failed = FetchUnavailable if response.status >= 500 else InputError
+                raise failed(f"{shown}: HTTP {response.status} {response.reason}".rstrip())
             body = _read_capped(response, shown, max_bytes, timeout, deadline)
             return FetchResult(current, response.status, response.getheader("Content-Type"), body)
         finally:
@@ -277,7 +293,7 @@ def _open(
 ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
     """Send the request to the first address that accepts a connection; return the response head."""
     conn_cls = _PinnedHTTPSConnection if hop.scheme == "https" else _PinnedHTTPConnection
-    last: BaseException = InputError(f"{shown}: no address to connect to")
+    last: BaseException = FetchUnavailable(f"{shown}: no address to connect to")
     for ip in addresses:
         conn = conn_cls(hop.host, hop.port, ip=ip, connector=connector, timeout=timeout)
         try:
@@ -304,20 +320,21 @@ def _read_capped(
     """Read the body, refusing it as soon as it is known to exceed ``max_bytes``."""
     length = response.getheader("Content-Length")
     if length is not None and length.strip().isdigit() and int(length) > max_bytes:
-        raise InputError(f"{shown}: response is {int(length):,} bytes, over the {max_bytes:,}-byte limit")
+        raise FetchTooLarge(f"{shown}: response is {int(length):,} bytes, over the {max_bytes:,}-byte limit",
+                            max_bytes=max_bytes)
     chunks: list[bytes] = []
     total = 0
     try:
         while True:
             if time.monotonic() > deadline:
-                raise InputError(f"{shown}: download took longer than {3 * timeout:g} s")
+                raise FetchUnavailable(f"{shown}: download took longer than {3 * timeout:g} s")
             chunk = response.read1(min(_READ_CHUNK, max_bytes + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)
             total += len(chunk)
             if total > max_bytes:
-                raise InputError(f"{shown}: response is over the {max_bytes:,}-byte limit")
+                raise FetchTooLarge(f"{shown}: response is over the {max_bytes:,}-byte limit", max_bytes=max_bytes)
     except InputError:
         raise
     except BaseException as exc:
@@ -326,18 +343,19 @@ def _read_capped(
 
 
 def _translate(exc: BaseException, shown: str, timeout: float) -> BaseException:
-    """Turn a transport exception into a one-line InputError (anything else passes through)."""
+    """Turn a transport exception into a one-line InputError (anything else passes through): a TLS
+    failure is lasting, every other transport failure :class:`FetchUnavailable`."""
     if isinstance(exc, InputError):
         return exc
     if isinstance(exc, TimeoutError):
-        return InputError(f"{shown}: timed out after {timeout:g} s")
+        return FetchUnavailable(f"{shown}: timed out after {timeout:g} s")
     if isinstance(exc, ssl.SSLError):
         return InputError(f"{shown}: TLS error: {exc.reason or exc}")
     if isinstance(exc, ConnectionRefusedError):
-        return InputError(f"{shown}: connection refused")
+        return FetchUnavailable(f"{shown}: connection refused")
     if isinstance(exc, http.client.IncompleteRead):
-        return InputError(f"{shown}: the server closed the connection mid-body")
+        return FetchUnavailable(f"{shown}: the server closed the connection mid-body")
     if isinstance(exc, http.client.HTTPException | OSError):
         detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        return InputError(f"{shown}: {detail}")
+        return FetchUnavailable(f"{shown}: {detail}")
     return exc

@@ -84,6 +84,11 @@ class Platform:
     server_limits: bool = False
     template: str | None = None  # the default template's path when not templates/NAME.j2 (a plug-in's own)
     own_modules: tuple[str, ...] = field(default=())  # bot/ modules that may name this platform
+    # Images the publisher fetches for the adapter: the byte cap it fetches within, and the media types
+    # the platform takes (judged from the bytes). A card's thumbnail has its own cap.
+    image_max_bytes: int = 5 * 1024 * 1024
+    image_types: tuple[str, ...] = ("image/png", "image/jpeg", "image/gif", "image/webp")
+    thumb_max_bytes: int = 1_000_000
 
     def length(self, post: str) -> int:
         return self.measure(post, self.url_weight)
@@ -220,6 +225,7 @@ register(Platform(
     base_url_env="X_API_BASE_URL", default_base_url="https://api.twitter.com",
     setup="OAuth 1.0a user context: developer portal → your app → Keys and tokens",
     aliases=("twitter",), mention_kind=MENTION_SHORT, display_url_length=25, own_measure=x_measure.own_measure,
+    image_max_bytes=5 * 1024 * 1024,  # X's limit for images
     own_modules=("bot/measure/x.py", "bot/twitter_text.py", "bot/sandbox/x.py"),
 ))
 register(Platform(
@@ -232,6 +238,8 @@ register(Platform(
     byte_limit=3000, shortens_links=True, facets=bluesky_measure.bluesky_facets, card=bluesky_measure.card,
     record_tags=8, mention_kind=MENTION_ATPROTO, mention_facets=True,
     profile_url="https://bsky.app/profile/{name}",
+    image_max_bytes=1_000_000,  # app.bsky.embed.images#image.image maxSize in the PDS's lexicon
+    thumb_max_bytes=1_000_000,  # app.bsky.embed.external#external.thumb maxSize
     own_modules=("bot/measure/bluesky.py", "bot/facets.py", "bot/sandbox/bluesky.py"),
 ))
 register(Platform(
@@ -243,6 +251,8 @@ register(Platform(
     setup="Preferences → Development → New application, scope write:statuses write:media",
     aliases=("toot", "fediverse"), account_options=("visibility", "spoiler_text", "sensitive"),
     announces_url_weight=True, mention_kind=MENTION_FEDIVERSE, server_limits=True,
+    image_max_bytes=16 * 1024 * 1024,  # Mastodon 4.3's image size limit
+    image_types=("image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/heic"),
     own_modules=("bot/measure/mastodon.py", "bot/fediverse.py", "bot/sandbox/mastodon.py",
                  "bot/sandbox/flavors.py"),
 ))

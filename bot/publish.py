@@ -25,16 +25,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import tenacity
 
-from adapters.base import AccountSettings, Adapter, ImageSpec, LinkCard, PostRef, PostRequest
-from bot import fediverse, mentions, observers, platforms
+from adapters.base import AccountSettings, Adapter, LinkCard, PostRef, PostRequest
+from bot import fediverse, images, mentions, observers, platforms
 from bot.article import Article
 from bot.compose import ComposeOptions, PlannedPost, PlatformPlan, compose_platform
 from bot.config import Settings
-from bot.errors import Ambiguous, ConfigError, CrosspostError, PublishError, RateLimited, Transient
+from bot.errors import (
+    Ambiguous,
+    ConfigError,
+    CrosspostError,
+    MediaPending,
+    PublishError,
+    RateLimited,
+    Transient,
+)
 from bot.logs import get_logger
 from bot.redact import redact
 from bot.store.models import AlreadyPublished
@@ -42,6 +51,8 @@ from bot.store.models import AlreadyPublished
 log = get_logger("crosspost.publish")
 
 PUBLISHED, ALREADY, DEFERRED, FAILED = "published", "already_published", "deferred", "failed"
+MEDIA_WAIT = 60.0
+"""Seconds one attempt waits, in all, for a platform to finish processing an uploaded image."""
 
 
 @dataclass
@@ -115,7 +126,6 @@ def _snapshot(planned: PlannedPost, article: Article, image: bool) -> dict[str, 
 
 def _request(snapshot: dict[str, Any], key: str, reply_to: PostRef | None, root: PostRef | None) -> PostRequest:
     card = snapshot.get("card")
-    image = snapshot.get("image")
     return PostRequest(
         text=snapshot["text"],
         idempotency_key=key,
@@ -123,7 +133,6 @@ def _request(snapshot: dict[str, Any], key: str, reply_to: PostRef | None, root:
         facets=tuple(snapshot.get("facets") or ()),
         tags=tuple(snapshot.get("tags") or ()),
         card=LinkCard(**card) if card else None,
-        image=ImageSpec(**image) if image else None,
         reply_to=reply_to,
         thread_root=root,
     )
@@ -146,6 +155,10 @@ class Publisher:
     adapter_factory: Callable[[AccountSettings], Adapter] | None = None
     sleep: Callable[[float], None] = time.sleep
     backoff: float = 1.0  # first backoff in seconds (tests make it small)
+    _images: images.ImageFetches = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._images = _image_fetches()
 
     def adapter(self, account: AccountSettings) -> Adapter:
         """A new adapter for ``account`` (the caller closes it)."""
@@ -174,6 +187,7 @@ class Publisher:
         from bot.language import with_language
 
         article = with_language(article)
+        self._images = _image_fetches()  # each image of this run is fetched once, for every target
         with ThreadPoolExecutor(max_workers=len(accounts), thread_name_prefix="publish") as pool:
             futures = [pool.submit(self._target, article, a, thread, force) for a in accounts]
             results = [f.result() for f in futures]
@@ -247,7 +261,7 @@ class Publisher:
             if row.state == "published" and row.ref:
                 ref = PostRef.from_dict(row.ref)
             else:
-                ref = self._send_part(adapter, row, planned, article, options.image, previous, root)
+                ref = self._send_part(adapter, account, row, planned, article, options.image, previous, root)
                 fresh = True
             result.posts.append(ref)
             root = root or ref
@@ -282,6 +296,7 @@ class Publisher:
     def _send_part(
         self,
         adapter: Adapter,
+        account: AccountSettings,
         row: Any,
         planned: PlannedPost,
         article: Article,
@@ -300,16 +315,22 @@ class Publisher:
         fields = {"article": article.key, "platform": adapter.platform, "account": row.account,
                   "part": row.part, "idempotency_key": row.idempotency_key}
 
+        looking: PostRequest | None = None
         if row.state in ("sending", "unknown"):
             # An earlier run may have reached the platform: look before sending again.
             try:
-                found = adapter.reconcile(request, prepared["adapter"])
+                looking = self._with_images(request, prepared["post"], account)
+            except PublishError:
+                looking = None  # no image now: the attempt below fails the same way before sending anything
+        if looking is not None:
+            try:
+                found = adapter.reconcile(looking, prepared["adapter"])
             except RateLimited as exc:
                 wait = _seconds_until(exc.retry_at)
                 if wait is None or wait > self.settings.rate_limit_wait:
                     raise TargetDeferred(exc) from None
                 self.sleep(wait)  # a near reset is waited for, as the retry policy does for every call
-                found = self._reconcile(adapter, request, prepared["adapter"])
+                found = self._reconcile(adapter, looking, prepared["adapter"])
             except (Transient, Ambiguous):
                 found = None  # could not look now; the attempt below reconciles again if it is ambiguous
             if found is not None:
@@ -327,7 +348,8 @@ class Publisher:
                 prepared = fixed
                 request = _request(prepared["post"], row.idempotency_key, reply_to, root)
             try:
-                ref = adapter.publish(request, prepared["adapter"])
+                request = self._with_images(request, prepared["post"], account)
+                ref = self._publish_when_processed(adapter, row.id, request, prepared, fields)
             except Ambiguous as exc:
                 log.warning("ambiguous", extra={**fields, "error": str(exc)})
                 found = self._reconcile(adapter, request, prepared["adapter"])
@@ -353,6 +375,54 @@ class Publisher:
             return self._policy()(attempt)
         except RateLimited as exc:
             raise TargetDeferred(exc) from None
+
+    def _with_images(self, request: PostRequest, snapshot: dict[str, Any], account: AccountSettings) -> PostRequest:
+        """``request`` with the bytes of its image, or of its card's thumbnail (a post carries one embed:
+        with a card, the article's image is the card's thumbnail), fetched once per run.
+
+        An image that cannot be fetched raises ``Transient`` or ``Permanent`` (the retry policy and the
+        ledger treat it as a failed call); a thumbnail that cannot be used is left out, with a warning.
+        """
+        rules = _image_rules(account.platform)
+        load = partial(images.load_image, self._images, types=rules.image_types, label=account.platform,
+                       timeout=account.timeout, allow_private=account.allow_private_network)
+        card = request.card
+        if card is not None:
+            if not card.thumb_url:
+                return request
+            try:
+                thumb = load(card.thumb_url, alt="", max_bytes=rules.thumb_max_bytes)
+            except PublishError as exc:
+                log.warning("thumb_skipped", extra={"platform": account.platform, "account": account.account,
+                                                    "idempotency_key": request.idempotency_key,
+                                                    "url": card.thumb_url, "reason": str(exc)})
+                return request
+            return replace(request, card=replace(card, thumb=thumb))
+        image = snapshot.get("image")
+        if not image:
+            return request
+        found = load(str(image["url"]), alt=str(image.get("alt") or ""), max_bytes=rules.image_max_bytes)
+        return replace(request, image=found)
+
+    def _publish_when_processed(
+        self, adapter: Adapter, row_id: int, request: PostRequest, prepared: dict[str, Any], fields: dict[str, Any]
+    ) -> PostRef:
+        """``adapter.publish``, waiting (at most ``MEDIA_WAIT`` seconds) while the platform processes an
+        uploaded image: each ``MediaPending`` keeps what it names (the media id) in the part's prepared
+        state, in the ledger too, so the next call, or a later run, asks about that upload instead of
+        uploading again."""
+        waited = 0.0
+        while True:
+            try:
+                return adapter.publish(request, prepared["adapter"])
+            except MediaPending as pending:
+                prepared["adapter"] = {**prepared["adapter"], **pending.keep}
+                self.store.ledger_keep(row_id, prepared=prepared)
+                if waited + pending.retry_after > MEDIA_WAIT:
+                    raise Transient(f"{pending} (after {waited:g} s)") from pending
+                log.info("media_pending", extra={**fields, "retry_after": pending.retry_after})
+                self.sleep(pending.retry_after)
+                waited += pending.retry_after
 
     def _with_mentions(self, adapter: Adapter, planned: PlannedPost) -> PlannedPost:
         """``planned`` with a mention facet for each ``@handle`` that really resolves, on a platform that
@@ -459,6 +529,21 @@ def retry_policy(settings: Settings, sleep: Callable[[float], None], backoff: fl
         sleep=sleep,
         reraise=True,
     )
+
+
+def _image_fetches() -> images.ImageFetches:
+    known = platforms.all_platforms()
+    cap = max((max(p.image_max_bytes, p.thumb_max_bytes) for p in known), default=platforms.Platform.image_max_bytes)
+    return images.ImageFetches(cap)
+
+
+def _image_rules(platform: str) -> platforms.Platform:
+    """The platform's entry (its image caps and types); a test's own unregistered platform gets the defaults."""
+    try:
+        return platforms.get(platform)
+    except KeyError:
+        return platforms.Platform(platform, platform, 0, "", lambda _t, _w: 0, adapter="", sandbox="",
+                                  credentials=(), accepts_hashtag=lambda _t: True, link_spans=lambda _t: [])
 
 
 def _ref_of(row: Any) -> PostRef:

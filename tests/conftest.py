@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.base import ImageData
 from bot.sandbox import Sandbox
 from tests.pds_harness import pds  # noqa: F401
 
@@ -39,6 +40,18 @@ class MemoryKV:
 
     def kv_set(self, key: str, value: Any, *, ttl_seconds: float | None = None) -> None:
         self.data[key] = (value, time.time() + ttl_seconds if ttl_seconds else None)
+
+
+def image_at(platform: str, url: str, alt: str = "") -> ImageData:
+    """What the publisher hands ``platform``'s adapter for the image at ``url``: fetched (loopback
+    allowed) within the platform's cap, typed from its bytes. Raises Transient / Permanent as it does."""
+    from bot import images
+    from bot import platforms as registry
+
+    entry = registry.get(platform)
+    return images.load_image(images.ImageFetches(entry.image_max_bytes), url, alt=alt,
+                             max_bytes=entry.image_max_bytes, types=entry.image_types, label=platform,
+                             timeout=5.0, allow_private=True)
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base import AccountSettings, ImageSpec, LinkCard, PostRef, PostRequest
+from adapters.base import AccountSettings, LinkCard, PostRef, PostRequest
 from adapters.bluesky import BlueskyAdapter, new_tid
 from bot.errors import Permanent
 from bot.sandbox import Sandbox, credentials
-from tests.conftest import MemoryKV
+from tests.conftest import MemoryKV, image_at
 from tests.pds_harness import LocalPDS, pds  # noqa: F401  (the session fixture)
 
 pytestmark = pytest.mark.pds
@@ -162,7 +162,8 @@ def test_text_with_link_and_tag_facets(
 
 def test_link_card_with_thumbnail(pds: LocalPDS, adapter: BlueskyAdapter, images: str) -> None:
     """The card is an app.bsky.embed.external whose thumb is a blob the PDS accepted (image/png, its size)."""
-    card = LinkCard(LINK, "Crème brûlée", "How to make it", f"{images}/thumb.png")
+    thumb_url = f"{images}/thumb.png"
+    card = LinkCard(LINK, "Crème brûlée", "How to make it", thumb_url, thumb=image_at("bluesky", thumb_url))
     request = PostRequest(text="Read this", idempotency_key="k", card=card)
     ref = adapter.publish(request, adapter.prepare(request))
     embed = get_record(pds, ref.id)["value"]["embed"]
@@ -181,7 +182,7 @@ def test_link_card_with_thumbnail(pds: LocalPDS, adapter: BlueskyAdapter, images
 def test_image_with_alt_text(pds: LocalPDS, adapter: BlueskyAdapter, images: str) -> None:
     """An image embed with alt text is stored as written."""
     request = PostRequest(
-        text="Look", idempotency_key="k", image=ImageSpec(f"{images}/photo.png", "A square")
+        text="Look", idempotency_key="k", image=image_at("bluesky", f"{images}/photo.png", "A square")
     )
     ref = adapter.publish(request, adapter.prepare(request))
     (image,) = get_record(pds, ref.id)["value"]["embed"]["images"]

@@ -23,14 +23,14 @@ import requests
 import tweepy
 import urllib3.exceptions
 
-from adapters.base import AccountSettings, ImageSpec, PostRef, PostRequest
+from adapters.base import AccountSettings, PostRef, PostRequest
 from adapters.x import XAdapter, same_text, translate_error
 from bot.errors import Ambiguous, Permanent, PublishError, RateLimited, Transient
 from bot.redact import redact_error
 from bot.sandbox import credentials
 from bot.sandbox import x as sandbox_x
 from bot.sandbox.core import SandboxApp, SandboxServer
-from tests.conftest import ROOT, MemoryKV
+from tests.conftest import ROOT, MemoryKV, image_at
 
 CREDS = {k: v for k, v in credentials().items() if k.startswith("X_")}
 TEXT = "New post: counting to 280 https://example.com/posts/counting?utm=x & more on example.org #Python"
@@ -112,7 +112,7 @@ def test_thread_of_three_replies_to_the_previous_part(xsb: XSandbox) -> None:
 def test_image_is_uploaded_with_alt_text_and_attached(xsb: XSandbox) -> None:
     """The image goes to POST /2/media/upload, its alt text to metadata/create, its id into the post."""
     adapter = make(xsb)
-    image = ImageSpec(url=xsb.url + "/x-media/pixel.png", alt="A four-by-three gradient")
+    image = image_at("x", xsb.url + "/x-media/pixel.png", "A four-by-three gradient")
     ref = adapter.publish(post(image=image), {})
     png = xsb.app.state["x"]["files"]["pixel.png"][1]
     [upload] = xsb.app.received("x.media.upload")
@@ -131,30 +131,13 @@ def test_retried_image_post_reuses_the_uploaded_media(xsb: XSandbox) -> None:
     """A part retried after a 503 attaches the media uploaded by its first attempt (one upload)."""
     xsb.app.inject("x.tweets.create", "error", status=503)
     adapter = make(xsb)
-    part = post(image=ImageSpec(url=xsb.url + "/x-media/pixel.png", alt="dot"))
+    part = post(image=image_at("x", xsb.url + "/x-media/pixel.png", "dot"))
     with pytest.raises(Transient):
         adapter.publish(part, {})
     adapter.publish(part, {})
     assert len(xsb.app.received("x.media.upload")) == 1
     first, second = xsb.bodies()
     assert first["media"] == second["media"] and len(xsb.app.posts("x")) == 1
-
-
-def test_image_over_five_megabytes_is_permanent_and_nothing_is_posted(xsb: XSandbox) -> None:
-    """An image over X's 5 MB is refused before anything is uploaded or posted."""
-    xsb.app.state["x"]["files"]["big.png"] = ("image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
-    with pytest.raises(Permanent, match="limit"):
-        make(xsb).publish(post(image=ImageSpec(url=xsb.url + "/x-media/big.png")), {})
-    assert xsb.app.received("x.media.upload") == [] and xsb.app.posts("x") == []
-
-
-def test_missing_or_non_image_is_permanent(xsb: XSandbox) -> None:
-    """A 404 image URL or a body that is no image is Permanent, and nothing is posted."""
-    xsb.app.state["x"]["files"]["note.txt"] = ("text/plain", b"not an image")
-    for name in ("absent.png", "note.txt"):
-        with pytest.raises(Permanent, match="image"):
-            make(xsb).publish(post(image=ImageSpec(url=f"{xsb.url}/x-media/{name}")), {})
-    assert xsb.app.posts("x") == []
 
 
 def test_language_is_not_sent_because_x_has_no_such_field(xsb: XSandbox) -> None:
@@ -316,7 +299,7 @@ def test_reconcile_finds_an_image_post_and_a_reply(xsb: XSandbox) -> None:
     """X appends a photo link to image posts; a reply must reply to the same parent."""
     adapter = make(xsb)
     root = adapter.publish(post("root"), {})
-    image = ImageSpec(url=xsb.url + "/x-media/pixel.png", alt="dot")
+    image = image_at("x", xsb.url + "/x-media/pixel.png", "dot")
     reply = post(TEXT, reply_to=root, image=image)
     prepared = adapter.prepare(reply)
     xsb.app.inject("x.tweets.create", "after_commit")

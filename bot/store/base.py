@@ -338,6 +338,19 @@ class Store(ABC):
         assert row is not None
         return self._ledger(row)
 
+    def ledger_keep(self, row_id: int, *, prepared: dict[str, Any]) -> LedgerRow | None:
+        """Replace the prepared state of a part that is being sent (``sending``): what an attempt learned
+        that the next one must reuse (a media id the platform is still processing). None for any other
+        state (published meanwhile, or taken back)."""
+        with self._transaction(write=True) as tx:
+            now = self._ts(self._now(tx))
+            row = tx.one(
+                f"UPDATE ledger SET prepared = ?, updated_at = ? WHERE id = ? AND state = 'sending' "
+                f"RETURNING {LEDGER_COLUMNS}",
+                (self._json(prepared), now, row_id),
+            )
+        return self._ledger(row) if row is not None else None
+
     def ledger_recompose(self, row_id: int, *, text: str, idempotency_key: str | None = None) -> LedgerRow | None:
         """Forget the request fixed for a part that never went out (``pending`` or ``failed``), so the
         next attempt is built from the current composition; returns None for any other state.
