@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import text
 from bot.measure import bluesky as bluesky_measure
+from bot.measure import linkedin as linkedin_measure
 from bot.measure import mastodon as mastodon_measure
 from bot.measure import x as x_measure
 from bot.mentions import ATPROTO as MENTION_ATPROTO
@@ -245,4 +246,15 @@ register(Platform(
     announces_url_weight=True, mention_kind=MENTION_FEDIVERSE, server_limits=True,
     own_modules=("bot/measure/mastodon.py", "bot/fediverse.py", "bot/sandbox/mastodon.py",
                  "bot/sandbox/flavors.py"),
+))
+register(Platform(
+    "linkedin", "LinkedIn", 3000, "UTF-16 units of the escaped commentary", linkedin_measure.measure,
+    adapter="adapters.linkedin:LinkedInAdapter", sandbox="bot.sandbox.linkedin",
+    credentials=("LINKEDIN_ACCESS_TOKEN", "LINKEDIN_AUTHOR", "LINKEDIN_VERSION"),
+    public_credentials=("LINKEDIN_AUTHOR", "LINKEDIN_VERSION"),
+    accepts_hashtag=linkedin_measure.is_linkedin_hashtag, link_spans=linkedin_measure.link_spans,
+    base_url_env="LINKEDIN_API_BASE_URL", default_base_url="https://api.linkedin.com",
+    setup="an app with w_member_social; LINKEDIN_AUTHOR is urn:li:person:… or urn:li:organization:…",
+    card=linkedin_measure.card, threads=False,
+    own_modules=("bot/measure/linkedin.py", "bot/sandbox/linkedin.py"),
 ))

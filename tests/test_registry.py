@@ -167,7 +167,7 @@ def test_the_sandbox_refuses_what_a_wrong_measure_let_through(name: str, capsys:
                 monkeypatch.setenv(key, value)
             long_article = tmp_path / "long.md"
             long_article.write_text("---\ntitle: A long one\nurl: https://blog.example.com/p/long\n---\n\n"
-                                    + "A sentence that goes on and on. " * 60 + "\n", encoding="utf-8")
+                                    + "A sentence that goes on and on. " * 200 + "\n", encoding="utf-8")
             assert main([str(long_article), "--dry-run", "--json", "--platform", name]) == 0
             (plan,) = json.loads(capsys.readouterr().out)["platforms"]
             assert right.length(plan["posts"][0]["text"]) > right.limit  # the wrong measure let it through
