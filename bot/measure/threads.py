@@ -66,7 +66,7 @@ def first_topic_tag(text: str) -> str | None:
         word = match.group(1)
         end = next((i for i, c in enumerate(word) if c in _TAG_ENDS), len(word))
         if is_topic_tag(word[:end]):
-            return word[:end]
+            return str(word[:end])
     return None
 
 
