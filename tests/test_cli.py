@@ -51,8 +51,8 @@ def test_dry_run_json_has_design_shape_and_fits() -> None:
     assert [p["platform"] for p in data["platforms"]] == list(platforms.names())
     measures = {"x": measure_x.x_length, "bluesky": text.graphemes, "mastodon": measure_mastodon.mastodon_length}
     for entry in data["platforms"]:
+        measure = measures.get(entry["platform"], platforms.get(entry["platform"]).own_length)
         for post in entry["posts"]:
-            measure = measures.get(entry["platform"], platforms.get(entry["platform"]).own_length)
             assert post["length"] == measure(post["text"])
             assert post["length"] <= entry["limit"]
 
