@@ -581,7 +581,17 @@ def compose_platform(
     in_first = options.link == "always"
     fitter = _Fitter(rules, render, title, shown if in_first else "", options.inline_hashtags, article.lang,
                      suffix=_part_number(1, total))
-    texts = [fitter.fit(summary, list(tags_for_text))]
+    card_only = False  # the link is too long for the text: the first post's card carries it alone
+    try:
+        texts = [fitter.fit(summary, list(tags_for_text))]
+    except InputError:
+        if not (in_first and url and rules.card):
+            raise
+        # The link alone is longer than a post (a platform counting links in full): its card carries it.
+        fitter = _Fitter(rules, render, title, "", options.inline_hashtags, article.lang,
+                         suffix=_part_number(1, total))
+        texts = [fitter.fit(summary, list(tags_for_text))]
+        card_only = True
     texts.extend(t + _part_number(i, total) for i, t in enumerate(extra, 2))
 
     posts = []
@@ -599,7 +609,7 @@ def compose_platform(
                 length=rules.own_length(post_text),
                 safe_length=rules.length(post_text) if rules.own_measure else None,
                 facets=facets,
-                card=card if has_link else None,
+                card=card if has_link or (card_only and index == 0) else None,
                 tags=record_tags,
             )
         )

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot import text
 from bot.measure import bluesky as bluesky_measure
+from bot.measure import linkedin as linkedin_measure
 from bot.measure import mastodon as mastodon_measure
+from bot.measure import threads as threads_measure
 from bot.measure import x as x_measure
 from bot.mentions import ATPROTO as MENTION_ATPROTO
 from bot.mentions import FEDIVERSE as MENTION_FEDIVERSE
@@ -255,4 +257,29 @@ register(Platform(
     image_types=("image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/heic"),
     own_modules=("bot/measure/mastodon.py", "bot/fediverse.py", "bot/sandbox/mastodon.py",
                  "bot/sandbox/flavors.py"),
+))
+register(Platform(
+    "linkedin", "LinkedIn", 3000, "UTF-16 units of the escaped commentary", linkedin_measure.measure,
+    adapter="adapters.linkedin:LinkedInAdapter", sandbox="bot.sandbox.linkedin",
+    credentials=("LINKEDIN_ACCESS_TOKEN", "LINKEDIN_AUTHOR", "LINKEDIN_VERSION"),
+    public_credentials=("LINKEDIN_AUTHOR", "LINKEDIN_VERSION"),
+    accepts_hashtag=linkedin_measure.is_linkedin_hashtag, link_spans=linkedin_measure.link_spans,
+    base_url_env="LINKEDIN_API_BASE_URL", default_base_url="https://api.linkedin.com",
+    setup="an app with w_member_social; LINKEDIN_AUTHOR is urn:li:person:… or urn:li:organization:…",
+    card=linkedin_measure.card, threads=False,
+    own_modules=("bot/measure/linkedin.py", "bot/sandbox/linkedin.py"),
+))
+# Threads counts 500 "characters" with emoji at their UTF-8 bytes ("Emojis are counted as the number of
+# UTF-8 bytes", https://developers.facebook.com/docs/threads/posts/ "Limitations"): bot/measure/threads.py
+# counts code points, and an emoji's cluster by its bytes. The link goes out as ``link_attachment`` (the
+# preview card); the first valid hashtag is also sent as the one ``topic_tag``, the others stay text.
+register(Platform(
+    "threads", "Threads", 500, "characters (emoji by UTF-8 bytes)", threads_measure.measure,
+    adapter="adapters.threads:ThreadsAdapter", sandbox="bot.sandbox.threads",
+    credentials=("THREADS_ACCESS_TOKEN", "THREADS_USER_ID"),
+    accepts_hashtag=threads_measure.is_threads_hashtag, link_spans=threads_measure.link_spans,
+    base_url_env="THREADS_API_BASE_URL", default_base_url="https://graph.threads.net",
+    setup="Meta app with threads_basic, threads_content_publish, threads_delete; a long-lived user token",
+    card=lambda uri, _title, _description: {"link_attachment": uri},
+    own_modules=("bot/measure/threads.py", "bot/sandbox/threads.py"),
 ))

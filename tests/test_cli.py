@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import text
+from bot import platforms, text
 from bot.measure import mastodon as measure_mastodon
 from bot.measure import x as measure_x
 from tests.conftest import ROOT
@@ -48,11 +48,12 @@ def test_dry_run_json_has_design_shape_and_fits() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["article"]["url"] == "https://blog.crosspost.dev/2026/11/meet-crosspost/"
-    assert [p["platform"] for p in data["platforms"]] == ["x", "bluesky", "mastodon"]
+    assert [p["platform"] for p in data["platforms"]] == list(platforms.names())
     measures = {"x": measure_x.x_length, "bluesky": text.graphemes, "mastodon": measure_mastodon.mastodon_length}
     for entry in data["platforms"]:
+        measure = measures.get(entry["platform"], platforms.get(entry["platform"]).own_length)
         for post in entry["posts"]:
-            assert post["length"] == measures[entry["platform"]](post["text"])
+            assert post["length"] == measure(post["text"])
             assert post["length"] <= entry["limit"]
 
 

@@ -235,6 +235,8 @@ def test_plan_json_has_the_design_shape() -> None:
     for entry in plan["platforms"]:
         assert set(entry) == {"platform", "account", "limit", "posts"}
         for post in entry["posts"]:
-            expected = {"text", "length"} | ({"facets", "embed"} if entry["platform"] == "bluesky" else set())
-            expected |= {"safe_length"} if entry["platform"] == "x" else set()  # an added field, see the README
+            rules = platforms.get(entry["platform"])
+            expected = {"text", "length"} | ({"facets"} if rules.shortens_links else set())
+            expected |= {"embed"} if rules.card else set()  # the article has a link: a card where one is declared
+            expected |= {"safe_length"} if rules.own_measure else set()  # an added field, see the README
             assert set(post) == expected

@@ -141,14 +141,14 @@ def test_a_link_longer_than_a_thread_part_is_never_split(platform: str) -> None:
         for facet in post.facets:
             uri = facet["features"][0].get("uri")
             assert uri is None or uri in allowed, f"a facet on a piece of a link: {uri!r}"
-    if platform == "bluesky":  # 1,225 graphemes cannot fit 300: left out whole, not in pieces
+    if not platforms.get(platform).fits(long_url):  # 1,225 characters counted in full: left out whole
         assert not any("segment0" in p.text for p in plan.posts)
     else:  # a link counts 23 on X and Mastodon: it fits, whole
         assert any(long_url in p.text for p in plan.posts)
     assert any(URL_1 in p.text for p in plan.posts)
 
 
-@pytest.mark.parametrize("platform", list(platforms.names()))
+@pytest.mark.parametrize("platform", [name for name in platforms.names() if platforms.get(name).threads])
 def test_the_last_part_of_a_cut_thread_puts_no_ellipsis_on_a_link(platform: str) -> None:
     """Corpus seed 448: the last part that fits ends in a link; "…" saying "more" must not touch it."""
     idn = "https://bücher.example.com/neu/straße"
@@ -294,3 +294,23 @@ def test_mention_like_text_in_links_and_addresses_is_left_alone() -> None:
     for platform in platforms.names():
         (post,) = _posts(Article(title="T", url=CANONICAL, summary=summary), platform)
         assert summary in post
+
+
+def test_a_link_longer_than_a_post_goes_in_the_card_only_where_the_platform_has_one() -> None:
+    """A platform that counts links in full (Threads: 500) cannot show a 700-character link: its card carries
+    the link and the text goes without it; the other platforms still compose, nothing is refused."""
+    from bot import platforms as registry
+    from bot.article import Article
+    from bot.compose import compose_platform
+
+    url = "https://blog.example.com/" + "a" * 700
+    article = Article(title="A long address", url=url, summary="The summary stays.", tags=("Python",))
+    for name in registry.names():
+        plan = compose_platform(article, name)
+        [post] = plan.posts
+        assert post.length <= plan.limit, name
+        if registry.get(name).card and url not in post.text and not registry.get(name).shortens_links:
+            assert post.card is not None and post.card.uri == url, name
+    threads = compose_platform(article, "threads")
+    assert url not in threads.posts[0].text and threads.posts[0].card is not None
+    assert "The summary stays." in threads.posts[0].text

@@ -14,7 +14,10 @@ MARKER = "`crosspost examples/launch-post.md --dry-run` prints:\n\n```\n"
 def test_the_readme_dry_run_example_is_the_real_output() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = readme.split(MARKER, 1)[1].split("```", 1)[0]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "BLUESKY_", "MASTODON_", "CROSSPOST_"))}
+    from bot import platforms
+
+    prefixes = ("CROSSPOST_", *(f"{name.upper()}_" for name in platforms.names()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["HOME"] = str(ROOT / "examples")  # no crosspost.toml or .env of the user's
     done = subprocess.run(
         [
