@@ -38,15 +38,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from adapters.base import AccountSettings, ImageSpec, KeyValue, PostRef, PostRequest, Quota
+from adapters.base import AccountSettings, ImageData, KeyValue, PostRef, PostRequest, Quota
 from bot import __version__
 from bot.errors import Ambiguous, ConfigError, NotSupported, Permanent, PublishError, RateLimited, Transient
-from bot.images import sniff_image_type
 from bot.measure.linkedin import escape
 from bot.redact import redact_error
 
 DEFAULT_BASE_URL = "https://api.linkedin.com"
-IMAGE_MAX_BYTES = 10 * 1024 * 1024
 RECENT_COUNT = 10
 _URN = re.compile(r"urn:li:(?:share|ugcPost):[0-9]+")
 
@@ -152,9 +150,9 @@ class LinkedInAdapter:
             raise Ambiguous(f"linkedin: {answer.status_code} without a post URN in x-restli-id")
         return self._ref(urn)
 
-    def _upload(self, image: ImageSpec) -> str:
-        """Fetch the image (guarded) and upload it: initializeUpload, then PUT the bytes; its URN."""
-        data, mime_type = _fetch_image(image, self._settings)
+    def _upload(self, image: ImageData) -> str:
+        """Upload the image the publisher fetched: initializeUpload, then PUT the bytes; its URN."""
+        data, mime_type = image.data, image.media_type
         init = self._call("POST", f"{self._base_url}/rest/images", params={"action": "initializeUpload"},
                           json={"initializeUploadRequest": {"owner": self._author}})
         value = _json(init).get("value") or {}
@@ -218,27 +216,11 @@ class LinkedInAdapter:
 ADAPTER = LinkedInAdapter
 
 
-def _image_of(post: PostRequest) -> ImageSpec | None:
-    if post.card is not None and post.card.thumb_url:
-        return ImageSpec(post.card.thumb_url)
+def _image_of(post: PostRequest) -> ImageData | None:
+    """The one image a post carries: the article card's thumbnail, else the attached image."""
+    if post.card is not None:
+        return post.card.thumb
     return post.image
-
-
-def _fetch_image(image: ImageSpec, settings: AccountSettings) -> tuple[bytes, str]:
-    from bot.errors import InputError
-    from bot.fetch import FetchRefused, fetch
-
-    try:
-        result = fetch(image.url, max_bytes=IMAGE_MAX_BYTES, timeout=settings.timeout,
-                       allow_private=settings.allow_private_network, accept="image/*")
-    except FetchRefused as exc:
-        raise Permanent(f"linkedin: image not fetched: {exc}") from exc
-    except InputError as exc:
-        raise Transient(f"linkedin: image not fetched: {exc}") from exc
-    mime_type = sniff_image_type(result.body)
-    if mime_type is None:
-        raise Permanent(f"linkedin: {image.url} is not an image")
-    return result.body, mime_type
 
 
 def _json(answer: Any) -> dict[str, Any]:

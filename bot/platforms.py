@@ -91,6 +91,7 @@ class Platform:
     image_max_bytes: int = 5 * 1024 * 1024
     image_types: tuple[str, ...] = ("image/png", "image/jpeg", "image/gif", "image/webp")
     thumb_max_bytes: int = 1_000_000
+    image_by_url: bool = False  # the platform fetches the image itself: the adapter gets its URL, no bytes
 
     def length(self, post: str) -> int:
         return self.measure(post, self.url_weight)
@@ -266,7 +267,8 @@ register(Platform(
     accepts_hashtag=linkedin_measure.is_linkedin_hashtag, link_spans=linkedin_measure.link_spans,
     base_url_env="LINKEDIN_API_BASE_URL", default_base_url="https://api.linkedin.com",
     setup="an app with w_member_social; LINKEDIN_AUTHOR is urn:li:person:… or urn:li:organization:…",
-    card=linkedin_measure.card, threads=False,
+    card=linkedin_measure.card, threads=False, image_max_bytes=10 * 1024 * 1024,
+    image_types=("image/png", "image/jpeg", "image/gif"),
     own_modules=("bot/measure/linkedin.py", "bot/sandbox/linkedin.py"),
 ))
 # Threads counts 500 "characters" with emoji at their UTF-8 bytes ("Emojis are counted as the number of
@@ -280,6 +282,6 @@ register(Platform(
     accepts_hashtag=threads_measure.is_threads_hashtag, link_spans=threads_measure.link_spans,
     base_url_env="THREADS_API_BASE_URL", default_base_url="https://graph.threads.net",
     setup="Meta app with threads_basic, threads_content_publish, threads_delete; a long-lived user token",
-    card=lambda uri, _title, _description: {"link_attachment": uri},
+    card=lambda uri, _title, _description: {"link_attachment": uri}, image_by_url=True,
     own_modules=("bot/measure/threads.py", "bot/sandbox/threads.py"),
 ))

@@ -30,7 +30,7 @@ from typing import Any
 
 import tenacity
 
-from adapters.base import AccountSettings, Adapter, LinkCard, PostRef, PostRequest
+from adapters.base import AccountSettings, Adapter, ImageData, LinkCard, PostRef, PostRequest
 from bot import fediverse, images, mentions, observers, platforms
 from bot.article import Article
 from bot.compose import ComposeOptions, PlannedPost, PlatformPlan, compose_platform
@@ -378,12 +378,18 @@ class Publisher:
 
     def _with_images(self, request: PostRequest, snapshot: dict[str, Any], account: AccountSettings) -> PostRequest:
         """``request`` with the bytes of its image, or of its card's thumbnail (a post carries one embed:
-        with a card, the article's image is the card's thumbnail), fetched once per run.
+        with a card, the article's image is the card's thumbnail), fetched once per run. A platform that
+        takes images by URL (``image_by_url``) gets the image's URL and alt text only.
 
         An image that cannot be fetched raises ``Transient`` or ``Permanent`` (the retry policy and the
         ledger treat it as a failed call); a thumbnail that cannot be used is left out, with a warning.
         """
         rules = _image_rules(account.platform)
+        image = snapshot.get("image")
+        if rules.image_by_url:  # the platform fetches it: nothing to fetch here, the URL is all it needs
+            if not image:
+                return request
+            return replace(request, image=ImageData(b"", "", alt=str(image.get("alt") or ""), url=str(image["url"])))
         load = partial(images.load_image, self._images, types=rules.image_types, label=account.platform,
                        timeout=account.timeout, allow_private=account.allow_private_network)
         card = request.card
@@ -398,7 +404,6 @@ class Publisher:
                                                     "url": card.thumb_url, "reason": str(exc)})
                 return request
             return replace(request, card=replace(card, thumb=thumb))
-        image = snapshot.get("image")
         if not image:
             return request
         found = load(str(image["url"]), alt=str(image.get("alt") or ""), max_bytes=rules.image_max_bytes)

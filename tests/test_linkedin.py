@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.base import AccountSettings, ImageSpec, LinkCard, PostRef, PostRequest
+from adapters.base import AccountSettings, LinkCard, PostRef, PostRequest
 from adapters.linkedin import LinkedInAdapter
 from bot.article import Article
 from bot.cli import main
@@ -19,7 +19,7 @@ from bot.compose import ComposeOptions, compose_platform
 from bot.errors import Ambiguous, NotSupported, Permanent, RateLimited
 from bot.sandbox import Sandbox, credentials
 from bot.sandbox import linkedin as judge
-from tests.conftest import MemoryKV
+from tests.conftest import MemoryKV, image_at
 from tests.corpus.generate import CJK, EMOJI, RTL
 
 NAME = "linkedin"
@@ -84,7 +84,8 @@ def test_hashtags_go_as_escaped_plain_text(sandbox: Sandbox, adapter: LinkedInAd
 
 def test_link_preview_is_an_article_share_with_an_uploaded_thumbnail(sandbox: Sandbox,
                                                                        adapter: LinkedInAdapter) -> None:
-    card = LinkCard("https://blog.example.com/p/1", "The title", "The description", sandbox.sample_image_url)
+    card = LinkCard("https://blog.example.com/p/1", "The title", "The description", sandbox.sample_image_url,
+                    thumb=image_at(NAME, sandbox.sample_image_url))
     adapter.publish(request("Read it https://blog.example.com/p/1", card=card), {})
     (post,) = sandbox.app.posts(NAME)
     urn = post["article"]["thumbnail"]
@@ -96,7 +97,7 @@ def test_link_preview_is_an_article_share_with_an_uploaded_thumbnail(sandbox: Sa
 
 
 def test_image_without_a_card_is_a_media_post(sandbox: Sandbox, adapter: LinkedInAdapter) -> None:
-    adapter.publish(request("A picture", image=ImageSpec(sandbox.sample_image_url, alt="a chart")), {})
+    adapter.publish(request("A picture", image=image_at(NAME, sandbox.sample_image_url, "a chart")), {})
     (post,) = sandbox.app.posts(NAME)
     assert post["media"]["id"].startswith("urn:li:image:") and post["article"] is None
 
