@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bot import platforms
 from bot.sandbox import Sandbox
 from tests.conftest import ROOT
 from tests.test_serve_e2e import _free_port
@@ -153,7 +154,7 @@ def test_dashboard_in_a_real_browser(server: str, browser: Any, width: int) -> N
     errors = d.find_elements(By.CSS_SELECTOR, ".error")
     assert not errors, errors[0].text
     sections = d.find_elements(By.CSS_SELECTOR, "section.target")
-    assert [s.get_attribute("data-platform") for s in sections] == ["x", "bluesky", "mastodon"]
+    assert [s.get_attribute("data-platform") for s in sections] == list(platforms.names())
     counts = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-count]")]
     assert counts and all(" / " in c for c in counts)
     card = d.find_element(By.CSS_SELECTOR, "section.bluesky [data-card]")

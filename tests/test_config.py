@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import platforms
 from bot.article import Article
 from bot.config import load_settings
 from bot.errors import ConfigError
@@ -116,11 +117,10 @@ def test_status_shows_where_the_article_is(sandbox: Sandbox, tmp_path: Path) -> 
     assert _cli(str(md), env=env).returncode == 0
     table = _cli("status", str(md), env=env)
     assert table.returncode == 0
-    for platform in ("x", "bluesky", "mastodon"):
+    for platform in platforms.names():
         assert platform in table.stdout
     rows = json.loads(_cli("status", "--json", "--url", "https://example.com/status", env=env).stdout)
-    assert {r["platform"]: r["state"] for r in rows} == {"x": "published", "bluesky": "published",
-                                                        "mastodon": "published"}
+    assert {r["platform"]: r["state"] for r in rows} == dict.fromkeys(platforms.names(), "published")
     urls = {r["url"] for r in rows}
     assert all(u in table.stdout for u in urls)
 

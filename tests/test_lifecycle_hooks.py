@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot import platforms
 from bot.config import Settings
 from bot.sandbox import Sandbox
 from bot.signatures import sign_ghost
@@ -25,7 +26,7 @@ from tests.conftest import ROOT
 from tests.test_lifecycle import make_settings
 from tests.test_webhook import FIXTURES, JSON, SECRET, serve
 
-PLATFORMS = ("x", "bluesky", "mastodon")
+PLATFORMS = platforms.names()
 
 
 @pytest.fixture
@@ -109,8 +110,7 @@ def test_edit_after_publishing_updates_mastodon(rig: tuple[Settings, Store], san
         drain(settings, store)
         answer = send(base, ghost("post.published.edited", custom_excerpt="A corrected summary, fixed typo."))
     job = store.get_job(answer.json()["job"])
-    assert job is not None and job.kind == "update" and job.targets == ["bluesky:default", "mastodon:default",
-                                                                       "x:default"]
+    assert job is not None and job.kind == "update" and job.targets == sorted(f"{p}:default" for p in PLATFORMS)
     drain(settings, store)
     [status] = sandbox.app.posts("mastodon")
     assert "A corrected summary" in status["text"] and len(status["edits"]) == 1
@@ -142,7 +142,7 @@ def test_cli_delete_json_exit_codes_and_status(sandbox: Sandbox, tmp_path: Path)
     assert all(sandbox.app.posts(p) == [] for p in PLATFORMS)
     before = len(sandbox.app.requests)
     again = cli(["delete", url], env, tmp_path)
-    assert again.returncode == 0 and again.stdout.count("already deleted") == 3
+    assert again.returncode == 0 and again.stdout.count("already deleted") == len(PLATFORMS)
     assert len(sandbox.app.requests) == before
     status = json.loads(cli(["status", "--json"], env, tmp_path).stdout)
     assert {r["state"] for r in status} == {"deleted"} and all(r["deleted_at"] for r in status)
@@ -181,7 +181,7 @@ def test_purge_keeps_every_ledger_row_of_a_live_post(rig: tuple[Settings, Store]
     store.kv_set("cached", {"max_characters": 500})
     live_rows = {r.id for r in store.ledger_rows(live.key)}
     counts = store.purge(older_than=datetime.now(UTC) + timedelta(days=1), ledger=True)
-    assert counts["jobs"] == 1 and counts["feed_seen"] == 1 and counts["ledger"] == 3 and counts["kv"] >= 1
+    assert counts["jobs"] == 1 and counts["feed_seen"] == 1 and counts["ledger"] == len(PLATFORMS) and counts["kv"] >= 1
     assert {r.id for r in store.ledger_rows()} == live_rows
     assert all(r.state == "published" for r in store.ledger_rows())
     # a cut in the past touches nothing

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot import platforms
 from tests.conftest import ROOT
 
 
@@ -126,10 +127,10 @@ def test_platform_choice_becomes_the_job_targets(cli: Any, post_md: str) -> None
     every = scheduled(cli("schedule", post_md, "--in", "1h", "--json"))
     assert only["targets"] == ["mastodon"]
     assert two["targets"] == ["bluesky", "x"]
-    assert every["targets"] == ["x", "bluesky", "mastodon"]
+    assert every["targets"] == list(platforms.names())
     assert only["article"] == {"title": "Scheduling works", "url": "https://blog.example.com/2026/scheduling"}
     assert {j["id"]: j["targets"] for j in stored(cli)} == {
-        only["id"]: ["mastodon"], two["id"]: ["bluesky", "x"], every["id"]: ["x", "bluesky", "mastodon"]}
+        only["id"]: ["mastodon"], two["id"]: ["bluesky", "x"], every["id"]: list(platforms.names())}
 
 
 @pytest.mark.parametrize(("args", "needles"), [

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bot import platforms
 from bot.article import Article
 from bot.config import Settings, load_settings
 from bot.sandbox import Sandbox
@@ -24,8 +25,7 @@ from bot.store import connect
 from bot.worker import Worker
 from tests.conftest import ROOT
 
-PLATFORMS = ("x", "bluesky", "mastodon")
-CREATE = {"x": "x.tweets.create", "bluesky": "bluesky.repo.putRecord", "mastodon": "mastodon.statuses.create"}
+PLATFORMS = platforms.names()
 
 
 def make_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
@@ -195,7 +195,7 @@ def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProce
 
 
 def test_cli_worker_once_runs_due_jobs_and_posts_appear(sandbox: Sandbox, tmp_path: Path) -> None:
-    """schedule --in 2s; worker --once before it is due runs nothing; after, it posts on all three."""
+    """schedule --in 2s; worker --once before it is due runs nothing; after, it posts on every platform."""
     env = cli_env(sandbox, tmp_path)
     post = tmp_path / "post.md"
     post.write_text("---\ntitle: Queued for later\nurl: https://blog.example.com/2026/later\ntags: [Queue]\n---\n\n"
