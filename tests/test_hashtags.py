@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import platforms
 from bot.facets import is_bluesky_tag
 from bot.measure.mastodon import is_mastodon_hashtag
 from bot.text import detect_facets, hashtag_key, normalise_hashtag
@@ -68,6 +69,14 @@ TABLE = [
 def test_normalise_hashtag_table(tag: str, expected: str | None) -> None:
     """normalise_hashtag turns CMS tag names into these hashtags (or refuses them)."""
     assert normalise_hashtag(tag) == expected
+
+
+@pytest.mark.parametrize("name", platforms.names())
+def test_every_result_is_a_hashtag_on_each_registered_platform(name: str) -> None:
+    """normalise_hashtag keeps only what every registered platform takes whole: each result of the table
+    passes each platform's own rule (LinkedIn's takes marks, so a Devanagari tag is kept)."""
+    platform = platforms.get(name)
+    assert [t for _, t in TABLE if t is not None and not platform.accepts_hashtag(t)] == []
 
 
 @pytest.mark.parametrize("tag", [e for _, e in TABLE if e is not None])

@@ -18,13 +18,14 @@ plain text ``\\#tag`` (LinkedIn shows ``#tag``), never as a template.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 RESERVED = "\\|{}@[]()<>#*_~"
 _RESERVED_RE = re.compile("([" + re.escape(RESERVED) + "])")
 _URL_RE = re.compile(r"https?://[^\s<>\"]+")
+_TAG_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Nd"})
 _TRAILING = ".,;:!?'\")]}"
-_TAG_RE = re.compile(r"[^\W_]+")
 
 
 def escape(text: str) -> str:
@@ -46,9 +47,16 @@ def measure(text: str, _url_weight: int) -> int:
 
 
 def is_linkedin_hashtag(tag: str) -> bool:
-    """Letters and digits only: an ``_`` or other reserved character would be escaped inside the tag,
-    and whether LinkedIn still links such a tag is not documented."""
-    return bool(_TAG_RE.fullmatch(tag))
+    """Letters, combining marks, decimal digits and ``_``, with at least one letter.
+
+    Marks belong to the word: a Devanagari or Arabic tag is written with them (``नमस्ते`` holds vowel
+    signs), and LinkedIn links hashtags in any script. ``_`` goes escaped (``\\_``), which little text
+    shows as a plain ``_``; whether LinkedIn links the whole ``#snake_case`` is not documented. It is
+    accepted because :func:`bot.text.normalise_hashtag` keeps only tags every platform accepts, and
+    refusing ``_`` here would drop such a tag on all five platforms, not just risk a shorter link on one.
+    Anything else (punctuation, symbols, spaces) ends a tag."""
+    return bool(tag) and any(unicodedata.category(c)[0] == "L" for c in tag) and all(
+        c == "_" or unicodedata.category(c) in _TAG_CATEGORIES for c in tag)
 
 
 def link_spans(text: str) -> list[tuple[int, int]]:

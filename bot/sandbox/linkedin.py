@@ -117,12 +117,21 @@ def _check_headers(request: Request, token: str, config: dict[str, Any]) -> Resp
     return None
 
 
-def register(app: SandboxApp, credentials: dict[str, str], **_options: Any) -> None:
+CLI_OPTIONS: dict[str, dict[str, Any]] = {
+    "member_daily_limit": {"type": "count", "help": "calls per member per day (default: 100000, for test runs)"},
+}
+
+
+def register(app: SandboxApp, credentials: dict[str, str], *, member_daily_limit: int = 100_000,
+             retry_after: bool = False, **_options: Any) -> None:
+    """``member_daily_limit``: the member bucket per day, high by default so that test and bench runs do
+    not meet it (a test of the 429 path sets it low). ``retry_after``: 429s carry ``Retry-After`` (LinkedIn
+    sends none; a chaos run whose injected 429s reset in a second sets it, or every one defers a day)."""
     token = credentials["LINKEDIN_ACCESS_TOKEN"]
 
     def reset() -> dict[str, Any]:
         return {"posts": [], "images": {}, "next_id": 7100000000000000001,
-                "config": {"versions": set(ACTIVE_VERSIONS), "can_read": True, "retry_after": False}}
+                "config": {"versions": set(ACTIVE_VERSIONS), "can_read": True, "retry_after": retry_after}}
 
     def limited(quota: QuotaState) -> Response:
         response = rate_limited(quota)
@@ -131,7 +140,7 @@ def register(app: SandboxApp, credentials: dict[str, str], **_options: Any) -> N
         return response
 
     app.platform(PLATFORM, PlatformHooks(lambda s, m: error(s, m), limited, lambda _q: {}), reset)
-    app.default_quota(PLATFORM, "member", 100_000, 86400)
+    app.default_quota(PLATFORM, "member", member_daily_limit, 86400)
 
     def state() -> dict[str, Any]:
         return app.state[PLATFORM]

@@ -95,7 +95,16 @@ def _missing(object_id: str) -> Response:
                        "loaded due to missing permissions, or does not support this operation", 100, 33)
 
 
-def register(app: SandboxApp, credentials: dict[str, str], *, image_polls: int = 1, **_options: Any) -> None:
+CLI_OPTIONS: dict[str, dict[str, Any]] = {
+    "publish_quota": {"type": "count", "help": "posts per 24 hours (default: Threads' 250)"},
+    "delete_quota": {"type": "count", "help": "deletes per 24 hours (default: Threads' 100)"},
+}
+
+
+def register(app: SandboxApp, credentials: dict[str, str], *, image_polls: int = 1, publish_quota: int = 250,
+             delete_quota: int = 100, **_options: Any) -> None:
+    """``publish_quota``/``delete_quota``: the 24-hour buckets, Threads' own by default; a run that posts
+    more than a real account could in a day (the chaos and corpus runs) sets them higher."""
     token = credentials["THREADS_ACCESS_TOKEN"]
     user_id = credentials["THREADS_USER_ID"]
 
@@ -103,7 +112,7 @@ def register(app: SandboxApp, credentials: dict[str, str], *, image_polls: int =
         return {"posts": [], "containers": {}, "media": {}, "config": {"image_polls": image_polls}}
 
     app.platform("threads", PlatformHooks(_injected_error, _rate_limited, lambda _q: {}), fresh)
-    app.default_quota("threads", "publish", 250, 86400.0)
+    app.default_quota("threads", "publish", publish_quota, 86400.0)
 
     def authorised(request: Request) -> dict[str, str] | None:
         params = _params(request)
@@ -259,4 +268,4 @@ def register(app: SandboxApp, credentials: dict[str, str], *, image_polls: int =
             post["deleted"] = True
         return Response(200, {"success": True, "deleted_id": object_id})
 
-    app.default_quota("threads", "delete", 100, 86400.0)
+    app.default_quota("threads", "delete", delete_quota, 86400.0)

@@ -166,6 +166,13 @@ class Failure:
     text: str = ""
 
 
+# The platforms these judges know, each with the oracle that reads its posts: the platforms' own code
+# (twitter-text, atproto's RichText) and the reader's view of links for Mastodon. Threads and LinkedIn
+# have no published parser to run here; their sandboxes judge the same corpus with their own count
+# (tests/test_corpus_publish.py, parametrised over the registry).
+JUDGES = {"x": "x", "bluesky": "bluesky", "mastodon": "urls"}
+
+
 @dataclass
 class Case:
     """One composed plan to judge: the platform's posts and what the article said."""
@@ -186,7 +193,7 @@ class Case:
         return self.platform + ("/thread" if self.thread else "")
 
     def ask(self, oracle: Oracle) -> None:
-        judge = {"x": "x", "bluesky": "bluesky", "mastodon": "urls"}[self.platform]
+        judge = JUDGES[self.platform]
         for post in self.posts:
             oracle.ask(judge, post["text"])
         for source in self.sources:
