@@ -71,3 +71,11 @@ def sample_path() -> Path:
     if not SAMPLE.exists():
         pytest.skip("../shared/samples is not present (a user's checkout): sample-article test skipped")
     return SAMPLE
+
+
+def sandbox_env_for(sandbox: Sandbox, names: tuple[str, ...]) -> dict[str, str]:
+    """The sandbox's environment with credentials for ``names`` only (the others are then no target)."""
+    from bot import platforms
+
+    others = {c for p in platforms.all_platforms() if p.name not in names for c in p.credentials}
+    return {k: v for k, v in sandbox.env().items() if k not in others}

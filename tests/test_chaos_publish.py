@@ -32,14 +32,18 @@ from typing import Any
 
 import pytest
 
+from bot import platforms
 from bot.article import Article
 from bot.config import Settings, load_settings
 from bot.publish import ALREADY, PUBLISHED, Publisher, TargetResult
 from bot.sandbox import Sandbox
 from bot.sandbox.core import FAULT_KINDS
 from bot.store import connect
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sandbox_env_for
 
+# The chaos runs are written for these three platforms' write and reconcile endpoints; the fault handling of
+# Threads and LinkedIn (429, 5xx, a reply lost after commit) is tested in tests/test_threads.py and
+# tests/test_linkedin.py. Their credentials are left out here, so they are no target.
 PLATFORMS = ("x", "bluesky", "mastodon")
 WRITES = {"x.tweets.create", "bluesky.repo.putRecord", "mastodon.statuses.create"}
 RECONCILE_READS = {"x.users.tweets", "bluesky.repo.getRecord"}  # Mastodon reconciles by replaying its key
@@ -105,13 +109,13 @@ def test_chaos_pattern_matches_the_publishing_endpoints(sandbox: Sandbox) -> Non
     """The one chaos pattern covers the three writes and reconcile's reads, nothing else we call."""
     names = {route.endpoint for route in sandbox.app.routes}
     assert names >= WRITES | RECONCILE_READS
-    matched = {name for name in names if fnmatch.fnmatchcase(name, CHAOS_PATTERN)}
+    matched = {name for name in names if fnmatch.fnmatchcase(name, CHAOS_PATTERN) and name.split(".")[0] in PLATFORMS}
     assert matched == WRITES | RECONCILE_READS | UNUSED_MATCHES
 
 
 def fault_settings(sandbox: Sandbox, tmp_path: Path, max_attempts: int) -> Settings:
     env = {
-        **sandbox.env(),
+        **sandbox_env_for(sandbox, PLATFORMS),
         "CROSSPOST_TIMEOUT": "1",  # below the fault delay (1.2 s): timeouts really time out
         "CROSSPOST_RATE_LIMIT_WAIT": "30",  # chaos 429s reset in about a second: waited out
         "CROSSPOST_MAX_ATTEMPTS": str(max_attempts),
@@ -325,7 +329,8 @@ def sandbox_process(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             if line.startswith("# control API"):
                 break
         assert "X_API_BASE_URL" in env, f"the sandbox did not start: {(tmp_path / 'sandbox.err').read_text()}"
-        yield env["X_API_BASE_URL"], env
+        others = {c for p in platforms.all_platforms() if p.name not in PLATFORMS for c in p.credentials}
+        yield env["X_API_BASE_URL"], {k: v for k, v in env.items() if k not in others}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -338,7 +343,7 @@ def sandbox_process(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
     """This environment without any crosspost setting of the developer's, plus ``extra``."""
-    prefixes = ("X_", "BLUESKY_", "MASTODON_", "CROSSPOST_", "DATABASE_URL")
+    prefixes = ("CROSSPOST_", "DATABASE_URL", *(f"{name.upper()}_" for name in platforms.names()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(extra)

@@ -48,10 +48,16 @@ class Rig:
         return self.sandbox.app.posts(platform)
 
 
-def make_settings(sandbox: Sandbox, tmp_path: Path, toml: str = "", **env: str) -> Settings:
+def make_settings(
+    sandbox: Sandbox, tmp_path: Path, toml: str = "", *, only: tuple[str, ...] | None = None, **env: str
+) -> Settings:
+    """Settings for every sandbox platform (``only``: for these platforms alone)."""
+    from tests.conftest import sandbox_env_for
+
     config = tmp_path / "crosspost.toml"
     config.write_text(toml, encoding="utf-8")
-    full = {**sandbox.env(), "CROSSPOST_TIMEOUT": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}", **env}
+    base = sandbox_env_for(sandbox, only) if only is not None else sandbox.env()
+    full = {**base, "CROSSPOST_TIMEOUT": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}", **env}
     return load_settings(env=full, load_dotenv=False, config_file=config)
 
 

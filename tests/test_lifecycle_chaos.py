@@ -21,10 +21,12 @@ from bot.lifecycle import ALREADY_DELETED, DELETED, Lifecycle
 from bot.publish import PUBLISHED, Publisher
 from bot.sandbox import Sandbox
 from bot.store import connect
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sandbox_env_for
 from tests.pds_harness import LocalPDS, pds  # noqa: F401  (the session fixture)
 from tests.test_lifecycle import LONG_BODY, article, make_settings
 
+# Written for these three platforms' delete endpoints; Threads' and LinkedIn's deletes are tested in
+# tests/test_threads.py and tests/test_linkedin.py. Their credentials are left out, so they are no target.
 PLATFORMS = ("x", "bluesky", "mastodon")
 DELETES = {"x": "x.tweets.delete", "bluesky": "bluesky.repo.deleteRecord", "mastodon": "mastodon.statuses.delete"}
 
@@ -44,7 +46,7 @@ def _short_id(platform: str, post_id: str) -> str:
 def test_hundred_articles_deleted_under_faults(sandbox: Sandbox, tmp_path: Path) -> None:
     """100 articles on every platform, deleted while 30% of delete calls fail (every fault kind): nothing is
     left, every ledger row is deleted, and no delete request is sent after a post was confirmed gone."""
-    settings = make_settings(sandbox, tmp_path, CROSSPOST_MAX_ATTEMPTS="10", CROSSPOST_TIMEOUT="1")
+    settings = make_settings(sandbox, tmp_path, only=PLATFORMS, CROSSPOST_MAX_ATTEMPTS="10", CROSSPOST_TIMEOUT="1")
     store = connect(settings.database_url)
     publisher = Publisher(settings, store, backoff=0.01)
     articles = [article(n) for n in range(100)]
@@ -85,7 +87,7 @@ def test_hundred_articles_deleted_under_faults(sandbox: Sandbox, tmp_path: Path)
 def test_delete_killed_half_way_resumes(sandbox: Sandbox, tmp_path: Path) -> None:
     """``crosspost delete`` SIGKILLed after its first delete calls; the next run finishes the job, and asks
     nothing about a part confirmed gone before the kill."""
-    settings = make_settings(sandbox, tmp_path, "[compose.mastodon]\nmax_parts = 5\n")
+    settings = make_settings(sandbox, tmp_path, "[compose.mastodon]\nmax_parts = 5\n", only=PLATFORMS)
     store = connect(settings.database_url)
     a = article(body=LONG_BODY, summary="Lead.")
     [published] = Publisher(settings, store, backoff=0.01).publish(a, settings.accounts_for(("mastodon",)),
@@ -93,7 +95,8 @@ def test_delete_killed_half_way_resumes(sandbox: Sandbox, tmp_path: Path) -> Non
     assert len(published.posts) == 5
     sandbox.app.latency["mastodon"] = 0.4  # slow enough to kill the process between two deletes
     env = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "BLUESKY_", "MASTODON_", "CROSSPOST_"))}
-    env.update({**sandbox.env(), "DATABASE_URL": settings.database_url or "", "PYTHONPATH": str(ROOT)})
+    env.update({**sandbox_env_for(sandbox, PLATFORMS), "DATABASE_URL": settings.database_url or "",
+                "PYTHONPATH": str(ROOT)})
     env = {k: v for k, v in env.items() if not k.startswith(("X_", "BLUESKY_"))}
     command = [sys.executable, "-m", "bot.cli", "delete", "--key", a.key, "--platform", "mastodon"]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
