@@ -49,17 +49,7 @@ def _post_parser() -> argparse.ArgumentParser:
                    help="print crosspost's version and exit")
     p.add_argument("--dry-run", action="store_true", help="compose and print; publish nothing")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--url", type=cliargs.URL, help="the canonical link (overrides the article's)")
-    p.add_argument("--platform", type=cliargs.PLATFORMS,
-                   help=f"comma-separated subset of {','.join(platforms.names())} (default: all)")
-    p.add_argument("--tag", action="append", default=[], type=cliargs.TAG, metavar="TAG",
-                   help="add a hashtag (repeatable)")
-    p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
-    p.add_argument("--templates", type=cliargs.EXISTING_DIR, metavar="DIR",
-                   help=f"directory with {platforms.template_files()}")
-    p.add_argument("--config", type=cliargs.EXISTING_FILE, metavar="FILE",
-                   help="crosspost.toml (default: ./crosspost.toml)")
-    p.add_argument("--format", choices=cliargs.FORMATS, help="force the input format (default: by extension)")
+    cliargs.add_composition_options(p)
     p.add_argument("--force", action="store_true", help="post again even where the article is already out")
     p.add_argument("--publish-draft", action="store_true",
                    help="post even though the source marks the article unpublished (draft, scheduled, private…)")

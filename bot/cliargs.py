@@ -241,6 +241,22 @@ WHEN = ArgType("datetime", _when)
 FORMATS = ("text", "markdown", "html", "json")
 
 
+def add_composition_options(p: argparse.ArgumentParser) -> None:
+    """The options that decide what is composed (link, targets, tags, thread, templates, settings, format),
+    shared by ``crosspost ARTICLE`` and ``crosspost preview`` so the preview is the dry run's plan."""
+    from bot import platforms
+
+    p.add_argument("--url", type=URL, help="the canonical link (overrides the article's)")
+    p.add_argument("--platform", type=PLATFORMS,
+                   help=f"comma-separated subset of {','.join(platforms.names())} (default: all)")
+    p.add_argument("--tag", action="append", default=[], type=TAG, metavar="TAG", help="add a hashtag (repeatable)")
+    p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
+    p.add_argument("--templates", type=EXISTING_DIR, metavar="DIR",
+                   help=f"directory with {platforms.template_files()}")
+    p.add_argument("--config", type=EXISTING_FILE, metavar="FILE", help="crosspost.toml (default: ./crosspost.toml)")
+    p.add_argument("--format", choices=FORMATS, help="force the input format (default: by extension)")
+
+
 def version() -> str:
     """crosspost's version from its package metadata."""
     from importlib.metadata import PackageNotFoundError

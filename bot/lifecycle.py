@@ -23,7 +23,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from bot.article import Article
 from bot.config import Settings
 from bot.errors import ConfigError, CrosspostError, InputError, NotSupported, PublishError, RateLimited
 from bot.logs import get_logger
-from bot.publish import Publisher, TargetDeferred
+from bot.publish import Publisher, TargetDeferred, TargetResult
 from bot.redact import redact
 from bot.store import LedgerRow, Store
 
@@ -46,28 +46,9 @@ OK_STATES = frozenset({DELETED, ALREADY_DELETED, UPDATED, UNCHANGED, IGNORED, NO
 ALREADY_GONE = "already gone when deleted"  # the ledger note of a post the platform no longer had
 
 
-@dataclass
-class LifecycleResult:
-    """What happened on one account."""
-
-    platform: str
-    account: str
-    status: str
-    posts: list[PostRef] = field(default_factory=list)  # the posts acted on (deleted / edited)
-    error: str | None = None  # the failure, or why a post cannot be edited
-    retry_at: datetime | None = None  # a rate limit past the wait: when to come back
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "platform": self.platform,
-            "account": self.account,
-            "status": self.status,
-            "posts": [{"id": p.id, "url": p.url} for p in self.posts],
-            "error": self.error,
-        }
-        if self.retry_at is not None:
-            data["retry_at"] = self.retry_at.isoformat()
-        return data
+class LifecycleResult(TargetResult):
+    """What a delete or an edit did on one account: ``posts`` are the posts acted on; ``error`` the
+    failure, or why a post cannot be edited; ``retry_at`` when to come back after a rate limit."""
 
 
 def target_of(row: LedgerRow) -> str:

@@ -201,17 +201,7 @@ def preview_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=cliargs.OUTPUT, metavar="FILE",
                    help="where to write the page (default: crosspost-preview.html; - for stdout)")
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
-    p.add_argument("--url", type=cliargs.URL, help="the canonical link (overrides the article's)")
-    p.add_argument("--platform", type=cliargs.PLATFORMS,
-                   help=f"comma-separated subset of {','.join(platforms.names())} (default: all)")
-    p.add_argument("--tag", action="append", default=[], type=cliargs.TAG, metavar="TAG",
-                   help="add a hashtag (repeatable)")
-    p.add_argument("--thread", action="store_true", help="post the body as a numbered thread")
-    p.add_argument("--templates", type=cliargs.EXISTING_DIR, metavar="DIR",
-                   help=f"directory with {platforms.template_files()}")
-    p.add_argument("--config", type=cliargs.EXISTING_FILE, metavar="FILE",
-                   help="crosspost.toml (default: ./crosspost.toml)")
-    p.add_argument("--format", choices=cliargs.FORMATS, help="force the input format (default: by extension)")
+    cliargs.add_composition_options(p)
     return p
 
 
