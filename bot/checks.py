@@ -72,8 +72,9 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+"""The words a yes/no setting may be written with (any case); empty is no."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,9 @@ class Flag:
 
     def from_text(self, text: str) -> bool:
         raw = text.strip().lower()
-        if raw in _TRUE:
+        if raw in TRUE_WORDS:
             return True
-        if raw in _FALSE:
+        if raw in FALSE_WORDS:
             return False
         raise BadValue(f"must be {self.describe()}")
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.article import Article
+from bot.checks import FALSE_WORDS, TRUE_WORDS
 from bot.errors import InputError
 
 PUBLISHED = "published"
@@ -47,8 +48,8 @@ _STATES = {
     "pending": "pending", "private": "private", "sent": "sent (email only)",
     "trash": "trashed", "trashed": "trashed", "deleted": "trashed",
 }  # fmt: skip
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
+_TRUE = TRUE_WORDS
+_FALSE = FALSE_WORDS - {""}  # an empty front-matter value says nothing
 
 
 class NotPublished(InputError):

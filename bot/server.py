@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from bot.checks import FALSE_WORDS, TRUE_WORDS
 from bot.errors import ConfigError
 from bot.webhook import API_TOKEN_ENV, INSECURE_ENV, SECRET_ENV
 
@@ -45,8 +46,6 @@ MAX_CONNECTIONS_ENV = "CROSSPOST_WEBHOOK_MAX_CONNECTIONS"
 _MAX_TIMEOUT = 3600  # an hour to send a webhook is no longer a timeout
 _MAX_DELAY = 365 * 86400
 _BODY_GRACE = 1.0  # the protocol's own body deadline trails the app's, so the app's 408 goes out first
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
@@ -90,9 +89,9 @@ class ServeEnv:
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = env.get(name, "")
     value = raw.strip().lower()
-    if value in _TRUE:
+    if value in TRUE_WORDS:
         return True
-    if value in _FALSE:
+    if value in FALSE_WORDS:
         return False
     raise ConfigError(f"{name}={raw!r} is not a yes/no value: use 1 or 0")
 
