@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -764,3 +765,102 @@ def test_closed_store_refuses_use(db_url: str) -> None:
     s.close()
     with pytest.raises(StoreError):
         s.job_counts()
+
+
+# -- group commit: concurrent queueing writes share one transaction and its commit (bot/store/group.py)
+
+
+def _ingest(store: Store, n: int) -> tuple[Any, bool]:
+    return store.enqueue_aliased(
+        alias=f"ghost:post:{n % 7}", create=True, article={"title": f"post {n % 7}", "url": f"https://e.com/{n % 7}"},
+        article_key=f"https://e.com/{n % 7}", targets=["mastodon"], run_at=datetime.now(UTC),
+        dedupe_key=f"https://e.com/{n % 7}",
+    )
+
+
+def test_concurrent_ingests_share_commits_and_each_article_gets_one_job(store: Store) -> None:
+    """40 threads queue 7 articles at once (on both stores): one job per article, the same job for every
+    delivery of it, exactly 7 "created", and fewer commits than writes once writers pile up."""
+    barrier = threading.Barrier(40)
+
+    def deliver(n: int) -> tuple[Any, bool]:
+        barrier.wait()
+        return _ingest(store, n)
+
+    with ThreadPoolExecutor(40) as pool:
+        results = list(pool.map(deliver, range(40)))
+    by_article: dict[str, set[int]] = {}
+    for job, _ in results:
+        by_article.setdefault(job.article_key, set()).add(job.id)
+    assert all(len(ids) == 1 for ids in by_article.values()) and len(by_article) == 7
+    assert sum(created for _, created in results) == 7
+    assert sum(store.job_counts().values()) == 7
+    for n in range(7):  # every alias points at its article's job
+        assert store.kv_get(f"ghost:post:{n}") == next(iter(by_article[f"https://e.com/{n}"]))
+    assert store._group.writes == 40
+
+
+def test_writers_queued_behind_a_commit_go_in_one_batch(tmp_path: Path) -> None:
+    """While one batch holds the write lock, the writers that arrive queue up and then share one commit."""
+    s = connect(f"sqlite://{tmp_path / 'group.db'}")
+    try:
+        group = s._group
+        lock: threading.Lock = s._write_lock  # type: ignore[attr-defined]
+        lock.acquire()  # the first leader blocks in its BEGIN
+        try:
+            with ThreadPoolExecutor(12) as pool:
+                futures = [pool.submit(_ingest, s, n) for n in range(12)]
+                deadline = time.monotonic() + 10
+                while group.writes + len(group._pending) < 12:  # all taken by a leader or queued
+                    assert time.monotonic() < deadline, "writers never queued"
+                    time.sleep(0.01)
+                assert not any(f.done() for f in futures)  # nobody answered before a commit
+                lock.release()
+                results = [f.result(timeout=10) for f in futures]
+        finally:
+            if lock.locked():
+                lock.release()
+        assert group.batches == 2 and group.writes == 12  # the first leader's batch, then everyone else's
+        assert sum(created for _, created in results) == 7
+        assert sum(s.job_counts().values()) == 7
+    finally:
+        s.close()
+
+
+def test_a_failing_write_fails_alone_and_the_rest_of_its_batch_commits(store: Store) -> None:
+    """One write of a batch raises: it gets its own error, nothing of it is kept, the others are committed
+    once each (the batch is rolled back and its writes run again one by one)."""
+    from bot.store.group import GroupCommit
+
+    runs: Counter[int] = Counter()
+    gate = threading.Event()
+    group = GroupCommit(lambda: store._transaction(write=True))
+
+    def write(n: int) -> Callable[[Any], int]:
+        def work(tx: Any) -> int:
+            runs[n] += 1
+            if n == 0:
+                gate.wait(10)  # holds the first batch open until the others have queued
+            tx.run("INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, NULL, ?)",
+                   (f"group:{n}", store._json(n), store._ts(datetime.now(UTC))))
+            if n == 3:
+                raise ValueError("write 3 is bad")
+            return n
+
+        return work
+
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(group.run, write(0))
+        while group.writes < 1:
+            time.sleep(0.005)
+        rest = {n: pool.submit(group.run, write(n)) for n in range(1, 6)}
+        while len(group._pending) < 5:
+            time.sleep(0.005)
+        gate.set()
+        assert first.result(timeout=10) == 0
+        with pytest.raises(ValueError, match="write 3 is bad"):
+            rest[3].result(timeout=10)
+        assert {n: rest[n].result(timeout=10) for n in (1, 2, 4, 5)} == {1: 1, 2: 2, 4: 4, 5: 5}
+    assert [store.kv_get(f"group:{n}") for n in range(6)] == [0, 1, 2, None, 4, 5]
+    assert runs[3] == 2 and runs[1] == 2  # the batch of 1..5 ran, was rolled back, then each alone
+    assert group.batches == 1 + 1 + 5

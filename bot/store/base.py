@@ -1,6 +1,7 @@
 """The Store: ledger, job queue and small tables, written once over a tiny dialect interface.
 
-Every public operation is one short transaction. SQL here is written once with ``?`` placeholders;
+Every public operation is one short transaction (queueing writes of one process that arrive together share
+one, and its commit: ``bot/store/group.py``). SQL here is written once with ``?`` placeholders;
 a dialect (``sqlite.py``, ``postgres.py``) supplies the transaction (exclusive for writes), the clock,
 and how datetimes and JSON travel. Race safety comes from the database, never from Python locks:
 unique keys with ``INSERT ... ON CONFLICT DO NOTHING`` then ``SELECT`` for get-or-insert, and a
@@ -23,6 +24,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.redact import redact
+from bot.store.group import GroupCommit
 from bot.store.models import (
     JOB_FINISHED_STATES,
     JOB_KINDS,
@@ -259,6 +261,11 @@ class Store(ABC):
         """Close every connection; the store cannot be used afterwards."""
 
     # -- waking workers -----------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _group(self) -> GroupCommit:
+        """Queueing writes (webhook ingest above all) share transactions and commits: see bot.store.group."""
+        return GroupCommit(lambda: self._transaction(write=True))
 
     @functools.cached_property
     def job_signal(self) -> JobSignal:
@@ -505,8 +512,7 @@ class Store(ABC):
         if kind not in JOB_KINDS:
             raise ValueError(f"job kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
         values = self._job_values(article, article_key, targets, run_at, dedupe_key, kind)
-        with self._transaction(write=True) as tx:
-            job, created = self._enqueue_in(tx, self._ts(self._now(tx)), values)
+        job, created = self._group.run(lambda tx: self._enqueue_in(tx, self._ts(self._now(tx)), values))
         if created:
             self.job_signal.notify()
         return job, created
@@ -528,7 +534,8 @@ class Store(ABC):
         if any; else, when ``create``, :meth:`enqueue`'s job, remembered under ``alias``; else None.
         """
         values = self._job_values(article, article_key, targets, run_at, dedupe_key, "publish")  # before the lock
-        with self._transaction(write=True) as tx:
+
+        def ingest(tx: Tx) -> tuple[Job | None, bool]:
             now = self._ts(self._now(tx))
             if alias is not None:
                 row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
@@ -543,6 +550,9 @@ class Store(ABC):
             job, created = self._enqueue_in(tx, now, values)
             if alias is not None:
                 self._kv_put(tx, alias, job.id, None, now)
+            return job, created
+
+        job, created = self._group.run(ingest)
         if created:
             self.job_signal.notify()
         return job, created
