@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 
@@ -44,9 +44,9 @@ class Article:
         return replace(self, url=url or self.url, tags=tags)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Every field but ``extra``, ``tags`` as a list (what a job stores; shallow: the values are immutable)."""
+        data = {name: getattr(self, name) for name in _STORED_FIELDS}
         data["tags"] = list(self.tags)
-        data.pop("extra", None)
         return data
 
     @classmethod
@@ -54,3 +54,6 @@ class Article:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "extra"}
         known["tags"] = tuple(known.get("tags") or ())
         return cls(**known)
+
+
+_STORED_FIELDS = tuple(f.name for f in fields(Article) if f.name != "extra")

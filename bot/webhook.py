@@ -79,7 +79,7 @@ from bot.signatures import (
     verify_crosspost,
     verify_ghost,
 )
-from bot.store import Job, Store, StoreError
+from bot.store import Ingest, Job, Store, StoreError
 from bot.store.models import JOB_STATES
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -87,6 +87,9 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_BODY_ENV = "CROSSPOST_WEBHOOK_MAX_BODY"
 MAX_STORED_BODY_CHARS = 50_000
 """A queued article keeps at most this much body text (cut at a paragraph): 100 thread parts of 500."""
+INLINE_BODY_BYTES = 64 * 1024
+"""A body up to this size is read in the event loop (well under a millisecond of CPU); longer ones, up to a
+1.4 MB Ghost post with its HTML, in the thread pool, so one long article never holds up the others."""
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
 
 SECRET_ENV = "CROSSPOST_WEBHOOK_SECRET"
@@ -208,6 +211,18 @@ def _parse_json(body: bytes | bytearray) -> Any:
 
 
 @dataclass(frozen=True)
+class _Step:
+    """A delivery read and judged, waiting for the store: to queue (``stored`` is the job's article), or
+    to withdraw (``withdrawn`` says why)."""
+
+    kind: str
+    article: Article
+    stored: dict[str, Any]
+    is_edit: bool = False
+    withdrawn: str | None = None
+
+
+@dataclass(frozen=True)
 class _Parsed:
     article: Article | None  # None: acknowledged but ignored (``ignored`` says why)
     ignored: str | None = None
@@ -295,14 +310,25 @@ def _generic(data: Any) -> _Parsed:
 _URL_FIELDS = {"ghost": "post.current.url or canonical_url", "wordpress": "link", "generic": "url"}
 
 
-def _check_storable(article: Article) -> None:
-    """Refuse text the database cannot hold: unpaired surrogates (not UTF-8) and NUL (PostgreSQL)."""
-    try:
-        encoded = json.dumps(article.to_dict(), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Reject(400, "the article contains invalid Unicode (an unpaired surrogate escape)") from None
-    if b"\\u0000" in encoded:
-        raise _Reject(400, "the article contains a NUL character")
+def _check_storable(stored: Any) -> None:
+    """Refuse text the database cannot hold: unpaired surrogates (not UTF-8) and NUL (PostgreSQL).
+
+    ``stored`` is the job's article (:func:`job_article`); every string in it, keys too, is looked at."""
+    if isinstance(stored, str):
+        if "\0" in stored:
+            raise _Reject(400, "the article contains a NUL character")
+        if not stored.isascii():
+            try:
+                stored.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Reject(400, "the article contains invalid Unicode (an unpaired surrogate escape)") from None
+    elif isinstance(stored, dict):
+        for key, value in stored.items():
+            _check_storable(key)
+            _check_storable(value)
+    elif isinstance(stored, list | tuple):
+        for value in stored:
+            _check_storable(value)
 
 
 # ---------------------------------------------------------------------------- the receiver
@@ -345,12 +371,36 @@ class _Receiver:
     def handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None], remote: str = "") -> _Outcome:
         """Verify, parse, commit: everything after the body has been read; refusals logged and counted."""
         try:
-            return self._handle(kind, body, headers)
+            step = self._read(kind, body, headers)
         except _Reject as exc:
             _refused(kind, remote, exc)
             return _Outcome(exc.status, {"error": exc.message})
+        return step if isinstance(step, _Outcome) else self._store(step)
 
-    def _handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> _Outcome:
+    async def handle_inline(
+        self, kind: str, body: bytes | bytearray, headers: dict[str, str | None], remote: str = ""
+    ) -> _Outcome:
+        """:meth:`handle` for a small body, in the event loop: a new article's job is queued through the
+        store's group commit without a thread of its own; withdrawals and edits go to the thread pool."""
+        try:
+            step = self._read(kind, body, headers)
+        except _Reject as exc:
+            _refused(kind, remote, exc)
+            return _Outcome(exc.status, {"error": exc.message})
+        if isinstance(step, _Outcome):
+            return step
+        if step.withdrawn is not None or step.is_edit:
+            return await run_in_threadpool(self._store, step)
+        try:
+            job, created = await self.store.enqueue_aliased_async(self._ingest(step))
+            if job is not None and not created:  # a redelivery: the article may have changed meanwhile
+                job = await run_in_threadpool(self._edited, step, job)
+        except StoreError as exc:
+            return self._unavailable(step, exc)
+        return self._queued(step, job, created)
+
+    def _read(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> _Outcome | _Step:
+        """Verify, parse and judge the payload (CPU only, no store): an answer already, or what to store."""
         try:
             self.verify(kind, body, headers)
         except SignatureError as exc:
@@ -372,24 +422,35 @@ class _Receiver:
         article = parsed.article
         withdrawn = parsed.ignored if parsed.withdrawn else unpublished_reason(article)
         if withdrawn is not None:
-            return self.withdraw(kind, article, f"{withdrawn}; nothing to post")
+            return _Step(kind, article, {}, is_edit=parsed.is_edit, withdrawn=f"{withdrawn}; nothing to post")
         try:
             check_publishable(article)
         except BadCanonicalLink as exc:
             raise _Reject(422, f"{exc} (from {_URL_FIELDS[kind]})", "link") from None
-        _check_storable(article)
+        stored = job_article(article)
+        _check_storable(stored)
+        return _Step(kind, article, stored, is_edit=parsed.is_edit)
+
+    def _store(self, step: _Step) -> _Outcome:
+        """The store's part of a delivery, blocking: withdraw the article, or queue it (or find its job)."""
+        if step.withdrawn is not None:
+            return self.withdraw(step.kind, step.article, step.withdrawn)
         try:
-            job, created = self.commit(kind, article, is_edit=parsed.is_edit)
+            job, created = self.commit(step)
         except StoreError as exc:
-            log.error("webhook could not queue the job", extra={"hook": kind, "error": str(exc)})
-            return _Outcome(
-                503, {"error": "the job store is unavailable; retry later"}, {"Retry-After": "30"}
-            )
+            return self._unavailable(step, exc)
+        return self._queued(step, job, created)
+
+    def _unavailable(self, step: _Step, exc: StoreError) -> _Outcome:
+        log.error("webhook could not queue the job", extra={"hook": step.kind, "error": str(exc)})
+        return _Outcome(503, {"error": "the job store is unavailable; retry later"}, {"Retry-After": "30"})
+
+    def _queued(self, step: _Step, job: Job | None, created: bool) -> _Outcome:
         if job is None:
             return _Outcome(200, {"ignored": "an edit of an article crosspost never queued; nothing to post"})
         log.info(
             "webhook job queued" if created else "webhook job exists",
-            extra={"hook": kind, "article": article.key, "job": job.id, "url": article.url},
+            extra={"hook": step.kind, "article": step.article.key, "job": job.id, "url": step.article.url},
         )
         if created:
             return _Outcome(202, _job_reply(job), {"Location": f"/jobs/{job.id}"})
@@ -426,28 +487,35 @@ class _Receiver:
                     return job
         return None
 
-    def commit(self, kind: str, article: Article, *, is_edit: bool) -> tuple[Job | None, bool]:
-        """Queue the article (or find its job), in one store transaction; returns ``(job, created)``, job
+    def commit(self, step: _Step) -> tuple[Job | None, bool]:
+        """Queue the article or find its job, in one store transaction; returns ``(job, created)``, job
         None for an unknown edit.
 
         A newer version of an article already known (an edit, a WordPress update, a redelivery) goes to
         :func:`bot.lifecycle.apply_edit`: a queued job gets the new text, a published one is updated
         where on_edit = "update".
         """
-        from bot.lifecycle import apply_edit
-
-        job, created = self.store.enqueue_aliased(
-            alias=source_alias(kind, article),
-            create=not is_edit,
-            article=job_article(article),
-            article_key=article.key,
-            targets=self.targets,
-            run_at=datetime.now(UTC) + self.delay,
-            dedupe_key=article.key,
-        )
+        job, created = self.store.enqueue_aliased(self._ingest(step))
         if job is None or created:
             return job, created
-        return apply_edit(self.store, self.settings, article, job, targets=self.targets), False
+        return self._edited(step, job), False
+
+    def _ingest(self, step: _Step) -> Ingest:
+        return Ingest(
+            alias=source_alias(step.kind, step.article),
+            create=not step.is_edit,
+            article=step.stored,
+            article_key=step.article.key,
+            targets=self.targets,
+            run_at=datetime.now(UTC) + self.delay,
+            dedupe_key=step.article.key,
+        )
+
+    def _edited(self, step: _Step, job: Job) -> Job:
+        from bot.lifecycle import apply_edit
+
+        edited: Job = apply_edit(self.store, self.settings, step.article, job, targets=self.targets)
+        return edited
 
     # -- the endpoints
 
@@ -469,7 +537,10 @@ class _Receiver:
         headers: dict[str, str | None] = {
             name: request.headers.get(name) for name in (GHOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER)
         }
-        outcome = await run_in_threadpool(self.handle, kind, body, headers, remote)
+        if len(body) <= INLINE_BODY_BYTES:
+            outcome = await self.handle_inline(kind, body, headers, remote)
+        else:  # a long article's HTML takes a while to read: off the event loop
+            outcome = await run_in_threadpool(self.handle, kind, body, headers, remote)
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
     async def job(self, request: Request) -> Response:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from bot.errors import ConfigError
-from bot.store import AlreadyPublished, Store, connect, default_database_url
+from bot.store import AlreadyPublished, Ingest, Store, connect, default_database_url
 from bot.store.migrations import MIGRATIONS
 
 PG_URL = os.environ.get("CROSSPOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -771,11 +771,11 @@ def test_closed_store_refuses_use(db_url: str) -> None:
 
 
 def _ingest(store: Store, n: int) -> tuple[Any, bool]:
-    return store.enqueue_aliased(
+    return store.enqueue_aliased(Ingest(
         alias=f"ghost:post:{n % 7}", create=True, article={"title": f"post {n % 7}", "url": f"https://e.com/{n % 7}"},
         article_key=f"https://e.com/{n % 7}", targets=["mastodon"], run_at=datetime.now(UTC),
         dedupe_key=f"https://e.com/{n % 7}",
-    )
+    ))
 
 
 def test_concurrent_ingests_share_commits_and_each_article_gets_one_job(store: Store) -> None:
@@ -864,3 +864,48 @@ def test_a_failing_write_fails_alone_and_the_rest_of_its_batch_commits(store: St
     assert [store.kv_get(f"group:{n}") for n in range(6)] == [0, 1, 2, None, 4, 5]
     assert runs[3] == 2 and runs[1] == 2  # the batch of 1..5 ran, was rolled back, then each alone
     assert group.batches == 1 + 1 + 5
+
+
+def test_async_writes_queued_behind_a_commit_share_one_and_wake_their_loop(tmp_path: Path) -> None:
+    """run_async from an event loop: writes queued while a commit holds the lock go in one batch led by the
+    group's writer thread; each coroutine gets its own result, or its own error, after the commit."""
+    import asyncio
+
+    s = connect(f"sqlite://{tmp_path / 'async.db'}")
+    group = s._group
+    lock: threading.Lock = s._write_lock  # type: ignore[attr-defined]
+
+    def put(n: int) -> Callable[[Any], int]:
+        def work(tx: Any) -> int:
+            if n == 5:
+                raise ValueError("write 5 is bad")
+            tx.run("INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?, ?, NULL, ?)",
+                   (f"async:{n}", s._json(n), s._ts(datetime.now(UTC))))
+            return n
+
+        return work
+
+    async def main() -> list[Any]:
+        lock.acquire()
+        try:
+            tasks = [asyncio.create_task(group.run_async(put(0)))]
+            while group.writes < 1:  # the writer thread has taken write 0 and waits for the lock
+                await asyncio.sleep(0.005)
+            tasks += [asyncio.create_task(group.run_async(put(n))) for n in range(1, 10)]
+            while len(group._pending) < 9:
+                await asyncio.sleep(0.01)
+            assert not any(t.done() for t in tasks)
+        finally:
+            lock.release()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        results = asyncio.run(main())
+        assert [r if not isinstance(r, Exception) else str(r) for r in results] == [
+            0, 1, 2, 3, 4, "write 5 is bad", 6, 7, 8, 9]
+        assert [s.kv_get(f"async:{n}") for n in range(10)] == [0, 1, 2, 3, 4, None, 6, 7, 8, 9]
+        # the first write alone, then the other nine in one transaction that failed on write 5 and ran
+        # again one by one: 1 + 1 + 9
+        assert group.writes == 10 and group.batches == 1 + 1 + 9
+    finally:
+        s.close()

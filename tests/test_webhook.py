@@ -514,3 +514,62 @@ def test_wrong_method_and_unknown_path_are_json(url: str) -> None:
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
     assert "error" in wrong.json()
     assert httpx.get(f"{url}/nope").json()["error"]
+
+
+# ---------------------------------------------------------------------------- the ingest path (issue 12)
+
+
+def test_a_small_delivery_is_queued_without_the_thread_pool_and_a_long_one_with_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new article in a small body is read in the event loop and queued through the store's group commit
+    (no thread of its own); a body over INLINE_BODY_BYTES is read in the thread pool. Both end as one job,
+    committed before the 202, with the same stored article as the blocking path gives."""
+    import bot.webhook as webhook
+
+    calls: list[str] = []
+    real = webhook.run_in_threadpool
+
+    async def counting(func: Any, *args: Any) -> Any:
+        calls.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args)
+
+    monkeypatch.setattr(webhook, "run_in_threadpool", counting)
+    app = create_app(Settings(), store, secret=SECRET, targets=["mastodon"])
+    with serve(app) as base:
+        small = ghost_post(base, ghost_payload(id="inline-1", url="https://blog.example.com/inline-1/"))
+        assert small.status_code == 202, small.text
+        assert calls == []
+        job = store.get_job(small.json()["job"])
+        assert job is not None and job.state == "queued"
+        long_text = "A long paragraph of the article. " * 4000  # ~130 KB of plaintext
+        payload = ghost_payload(id="inline-2", url="https://blog.example.com/inline-2/", plaintext=long_text)
+        assert len(json.dumps(payload)) > webhook.INLINE_BODY_BYTES
+        long = ghost_post(base, payload)
+        assert long.status_code == 202, long.text
+        assert calls == ["handle"]
+        again = ghost_post(base, ghost_payload(id="inline-1", url="https://blog.example.com/inline-1/"))
+        assert again.status_code == 200 and again.json()["job"] == small.json()["job"]  # redelivery: same job
+    # the inline path stores exactly what the blocking path would
+    from bot.load import from_ghost
+
+    expected = webhook.job_article(from_ghost(ghost_payload(id="inline-1", url="https://blog.example.com/inline-1/")))
+    assert job.article == json.loads(json.dumps(expected))
+
+
+def test_concurrent_inline_deliveries_each_get_their_own_committed_job(store: Store) -> None:
+    """32 deliveries at once: 32 jobs, each 202 after its commit, every one through the group commit."""
+    app = create_app(Settings(), store, secret=SECRET, targets=["mastodon"])
+    with serve(app) as base:
+        ghost_post(base, ghost_payload(id="warm", url="https://blog.example.com/warm/"))
+        before = store._group.batches, store._group.writes
+        with ThreadPoolExecutor(32) as pool:
+            replies = list(pool.map(
+                lambda n: ghost_post(base, ghost_payload(id=f"c{n}", url=f"https://blog.example.com/c{n}/")),
+                range(32),
+            ))
+    assert [r.status_code for r in replies] == [202] * 32
+    ids = {r.json()["job"] for r in replies}
+    assert len(ids) == 32 and all(store.get_job(i) is not None for i in ids)
+    batches, writes = store._group.batches - before[0], store._group.writes - before[1]
+    assert writes == 32 and 1 <= batches <= writes

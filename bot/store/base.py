@@ -32,6 +32,7 @@ from bot.store.models import (
     LEDGER_FAIL_STATES,
     LEDGER_GONE_STATES,
     AlreadyPublished,
+    Ingest,
     Job,
     LedgerRow,
     StoreError,
@@ -517,25 +518,27 @@ class Store(ABC):
             self.job_signal.notify()
         return job, created
 
-    def enqueue_aliased(
-        self,
-        *,
-        alias: str | None,
-        create: bool,
-        article: dict[str, Any],
-        article_key: str,
-        targets: list[str],
-        run_at: datetime,
-        dedupe_key: str | None = None,
-    ) -> tuple[Job | None, bool]:
-        """A webhook's whole ingest in one transaction; returns ``(job, created)``.
+    def enqueue_aliased(self, ingest: Ingest) -> tuple[Job | None, bool]:
+        """A webhook's whole ingest in one transaction (shared with concurrent ones: group commit);
+        returns ``(job, created)``.
 
-        The job already remembered under ``alias`` (a key/value entry: the source's own post id, say),
-        if any; else, when ``create``, :meth:`enqueue`'s job, remembered under ``alias``; else None.
+        The job already remembered under ``ingest.alias`` (a key/value entry: the source's own post id,
+        say), if any; else, when ``ingest.create``, :meth:`enqueue`'s job, remembered under the alias;
+        else None.
         """
-        values = self._job_values(article, article_key, targets, run_at, dedupe_key, "publish")  # before the lock
+        return self._ingested(*self._group.run(self._ingest_write(ingest)))
 
-        def ingest(tx: Tx) -> tuple[Job | None, bool]:
+    async def enqueue_aliased_async(self, ingest: Ingest) -> tuple[Job | None, bool]:
+        """:meth:`enqueue_aliased` from an event loop: it waits for the commit without blocking the loop
+        or taking a thread (the group's writer thread runs the write)."""
+        return self._ingested(*await self._group.run_async(self._ingest_write(ingest)))
+
+    def _ingest_write(self, ingest: Ingest) -> Callable[[Tx], tuple[Job | None, bool]]:
+        values = self._job_values(ingest.article, ingest.article_key, ingest.targets, ingest.run_at,
+                                  ingest.dedupe_key, "publish")  # serialised before the lock
+        alias = ingest.alias
+
+        def write(tx: Tx) -> tuple[Job | None, bool]:
             now = self._ts(self._now(tx))
             if alias is not None:
                 row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
@@ -545,14 +548,16 @@ class Store(ABC):
                     found = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (known,))
                     if found is not None:
                         return self._job(found), False
-            if not create:
+            if not ingest.create:
                 return None, False
             job, created = self._enqueue_in(tx, now, values)
             if alias is not None:
                 self._kv_put(tx, alias, job.id, None, now)
             return job, created
 
-        job, created = self._group.run(ingest)
+        return write
+
+    def _ingested(self, job: Job | None, created: bool) -> tuple[Job | None, bool]:
         if created:
             self.job_signal.notify()
         return job, created

@@ -12,10 +12,16 @@ a job on disk), and each write stays atomic: if any write of a batch raises, the
 its writes run again, each in a transaction of its own, so one bad write costs no other writer anything
 and every writer sees its own error. Writes must therefore be safe to run again after a rollback (they
 only touch the database; side effects wait until :meth:`GroupCommit.run` has returned).
+
+An event loop queues its writes with :meth:`GroupCommit.run_async` instead: a writer thread of the group
+leads their batches and wakes the loop once per batch, so a webhook takes no thread of its own to queue a
+job and the loop never waits on the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -27,16 +33,30 @@ if TYPE_CHECKING:
     from bot.store.base import Tx
 
 T = TypeVar("T")
+WRITER_IDLE_SECONDS = 2.0  # the writer thread of run_async stops after this long without a write
 
 
 class _Write(Generic[T]):
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "future", "result", "work")
 
-    def __init__(self, work: Callable[[Tx], T]) -> None:
+    def __init__(self, work: Callable[[Tx], T], future: asyncio.Future[T] | None = None) -> None:
         self.work = work
+        self.future = future  # set for a write queued from an event loop (run_async)
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = False
+
+
+def _settle(writes: list[_Write[Any]]) -> None:
+    """In the event loop: hand each awaiting coroutine its result (a cancelled one has gone away)."""
+    for write in writes:
+        assert write.future is not None
+        if write.future.cancelled():
+            continue
+        if write.error is not None:
+            write.future.set_exception(write.error)
+        else:
+            write.future.set_result(write.result)
 
 
 class GroupCommit:
@@ -44,8 +64,10 @@ class GroupCommit:
 
     def __init__(self, transaction: Callable[[], AbstractContextManager[Tx]]) -> None:
         self._transaction = transaction
-        self._queue = threading.Lock()  # guards _pending
+        self._queue = threading.Lock()  # guards _pending and _writer
+        self._arrived = threading.Condition(self._queue)  # the writer thread waits here for async writes
         self._pending: list[_Write[Any]] = []
+        self._writer = False  # the writer thread (which leads for run_async's writes) is running
         self._leading = threading.Lock()  # one batch at a time; followers wait here for theirs
         self.batches = 0  # transactions opened, and writes run through them (tests read these)
         self.writes = 0
@@ -63,6 +85,35 @@ class GroupCommit:
         if write.error is not None:
             raise write.error
         return write.result  # type: ignore[return-value]
+
+    async def run_async(self, work: Callable[[Tx], T]) -> T:
+        """:meth:`run` for a coroutine: the write is led by a writer thread of the group, so the event
+        loop never blocks and no thread is taken per write; one wake-up of the loop per batch."""
+        write: _Write[T] = _Write(work, asyncio.get_running_loop().create_future())
+        with self._queue:
+            self._pending.append(write)
+            if self._writer:
+                self._arrived.notify()
+            else:
+                self._writer = True
+                threading.Thread(target=self._write_on, name="crosspost-group-commit", daemon=True).start()
+        assert write.future is not None
+        return await write.future
+
+    def _write_on(self) -> None:
+        """The writer thread: lead batches while writes come, stop after WRITER_IDLE_SECONDS without any."""
+        while True:
+            with self._queue:
+                if not self._pending:
+                    self._arrived.wait(WRITER_IDLE_SECONDS)
+                    if not self._pending:
+                        self._writer = False
+                        return
+            with self._leading:
+                with self._queue:
+                    batch, self._pending = self._pending, []
+                if batch:
+                    self._lead(batch)
 
     def _lead(self, batch: list[_Write[Any]]) -> None:
         try:
@@ -91,3 +142,15 @@ class GroupCommit:
                 if not write.done:
                     write.error = StoreError("interrupted around its commit (the write may be lost)")
                     write.done = True
+            self._wake(batch)
+
+    @staticmethod
+    def _wake(batch: list[_Write[Any]]) -> None:
+        """Settle the batch's async writes: one call into each event loop they came from."""
+        loops: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
+        for write in batch:
+            if write.future is not None:
+                loops.setdefault(write.future.get_loop(), []).append(write)
+        for loop, writes in loops.items():
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, writes)

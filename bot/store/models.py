@@ -106,3 +106,18 @@ class AlreadyPublished(CrosspostError):
             f"published as {row.post_url or row.post_id}; pass --force to post again"
         )
         self.row = row
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """One webhook delivery to queue (:meth:`bot.store.base.Store.enqueue_aliased`): the job to create
+    unless ``alias`` (a key/value entry, such as the source's own post id) already names one; ``create``
+    False only looks (an edit of an article never queued queues nothing)."""
+
+    alias: str | None
+    create: bool
+    article: dict[str, Any]
+    article_key: str
+    targets: list[str]
+    run_at: datetime
+    dedupe_key: str | None = None

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.json import Jsonb
 
 from bot.errors import ConfigError
@@ -58,10 +58,13 @@ class _PgTx:
 
     def __init__(self, cur: psycopg.Cursor[tuple[Any, ...]]) -> None:
         self._cur = cur
+        self.now: datetime | None = None  # now() is the transaction's start: asked once per transaction
+        self.announced = False  # NOTIFY sent in this transaction (PostgreSQL folds repeats at commit anyway)
 
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         self._cur.execute(_pg_sql(sql), params)
-        return self._cur.fetchone() if self._cur.description is not None else None
+        result = self._cur.pgresult  # not .description, which builds a Column per column on every call
+        return self._cur.fetchone() if result is not None and result.status == ExecStatus.TUPLES_OK else None
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self._cur.execute(_pg_sql(sql), params)
@@ -163,10 +166,14 @@ class PostgresStore(Store):
                 self._pool.give(conn)
 
     def _now(self, tx: Tx) -> datetime:
+        if isinstance(tx, _PgTx) and tx.now is not None:  # a group commit's later writes: same transaction
+            return tx.now
         row = tx.one("SELECT now()")
         assert row is not None
-        value: datetime = row[0]
-        return value.astimezone(UTC)
+        value: datetime = row[0].astimezone(UTC)
+        if isinstance(tx, _PgTx):
+            tx.now = value
+        return value
 
     def _ts(self, value: datetime | None) -> Any:
         return value
@@ -186,7 +193,11 @@ class PostgresStore(Store):
             tx.one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("crosspost.quota:" + key,))
 
     def _announce_job(self, tx: Tx) -> None:
+        if isinstance(tx, _PgTx) and tx.announced:
+            return
         tx.run(f"NOTIFY {JOBS_CHANNEL}")  # delivered at commit, to every listening worker process
+        if isinstance(tx, _PgTx):
+            tx.announced = True
 
     def watch_jobs(self) -> None:
         """LISTEN for queued jobs on a connection of its own, in a daemon thread, feeding ``job_signal``.
