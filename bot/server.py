@@ -1,10 +1,10 @@
 """How ``crosspost serve`` puts the webhook app on the network: its settings, its socket, its HTTP protocol.
 
 uvicorn alone keeps a connection as long as the client likes while headers or a body trickle in (its
-h11 protocol has a keep-alive timeout and a concurrency limit, nothing for a slow request), and its
+protocols have a keep-alive timeout and a concurrency limit, nothing for a slow request), and its
 ``limit_concurrency`` only answers 503 once a whole request has arrived, so a thousand silent sockets
-are all kept. :class:`GuardedH11Protocol` adds what is missing, one deadline per connection for the
-phase it is in:
+are all kept. :class:`GuardedHttpToolsProtocol` (uvicorn's C-parser protocol, on uvloop when installed)
+adds what is missing, one deadline per connection for the phase it is in:
 
     connected, or the first byte of a next request   headers complete within ``header_timeout``
     headers complete, body still coming               whole body within ``body_timeout`` (the app
@@ -13,6 +13,8 @@ phase it is in:
     response sent, keep-alive                         uvicorn's own ``timeout_keep_alive`` (``idle_timeout``)
 
 and a connection over ``max_connections`` is answered 503 and closed at once instead of being held.
+:class:`GuardedH11Protocol` gives the same guarantees on uvicorn's pure-Python h11 protocol, used when
+httptools does not import; the deadlines themselves are their shared base's.
 
 The listening socket is bound here, before uvicorn starts, so a busy port, a port out of range or a
 host that is no address of this machine is one line (``error: ...``, exit 2), not uvicorn's log and exit 3.
@@ -32,6 +34,14 @@ from typing import Any, ClassVar
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    HTTPTOOLS = True
+except ImportError:  # uvicorn runs without httptools (a dependency, but C): then h11 serves, see protocol_for
+    HttpToolsProtocol = asyncio.Protocol  # type: ignore[misc,assignment]  # GuardedHttpToolsProtocol is unused
+    HTTPTOOLS = False
 
 from bot.checks import FALSE_WORDS, TRUE_WORDS
 from bot.errors import ConfigError
@@ -191,19 +201,22 @@ _TOO_SLOW = (
 )
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with header and body deadlines and a connection cap (see the module docstring).
+class _Deadlines(asyncio.Protocol):
+    """What both guarded protocols share: the connection cap and one deadline at a time, for a phase.
 
-    Built per server by :func:`protocol_for`, which sets ``limits``; uvicorn instantiates it per connection.
+    Each protocol says when a phase starts and ends (it knows its parser); this arms, disarms and
+    expires. A header deadline that expires once some of the request has arrived answers 408 first;
+    otherwise the connection is just closed. Mixed in before uvicorn's protocol class, which provides
+    ``loop``, ``transport`` and ``connections``. Bound to a server's ``limits`` by :func:`protocol_for`;
+    uvicorn instantiates the class per connection.
     """
 
     limits: ClassVar[ServerLimits] = ServerLimits()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
-        self._phase: str | None = None  # "headers" or "body": what the deadline waits for
-        self._partial = False  # some bytes of a request's headers have arrived
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    connections: set[Any]
+    _deadline: asyncio.TimerHandle | None = None
+    _phase: str | None = None  # "headers" or "body": what the deadline waits for
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -211,15 +224,51 @@ class GuardedH11Protocol(H11Protocol):
             transport.write(_REFUSED)
             transport.close()
             return
-        self._arm("headers", self.limits.header_timeout)
+        self._arm("headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    def _headers_begun(self) -> bool:
+        """Some of the request the header deadline waits for has arrived."""
+        raise NotImplementedError
+
+    def _arm(self, phase: str) -> None:
+        self._disarm()
+        self._phase = phase
+        seconds = self.limits.header_timeout if phase == "headers" else self.limits.body_timeout + _BODY_GRACE
+        self._deadline = self.loop.call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = None
+        self._phase = None
+
+    def _expire(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self._phase == "headers" and self._headers_begun():
+            self.transport.write(_TOO_SLOW)
+        self._disarm()
+        self.transport.close()
+
+
+class GuardedH11Protocol(_Deadlines, H11Protocol):
+    """uvicorn's pure-Python h11 protocol with the deadlines and the cap (the fallback without httptools).
+
+    h11 parses a pipelined request only once the one before it is answered, so no deadline runs for it
+    while the server works; a next request's headers then have ``idle_timeout`` (uvicorn's keep-alive
+    timer) until another byte comes, and ``header_timeout`` from that byte.
+    """
+
+    _partial = False  # some bytes of a request's headers have arrived
+
     def data_received(self, data: bytes) -> None:
         if self._phase is None and self.conn.their_state is h11.IDLE:
-            self._arm("headers", self.limits.header_timeout)  # a next request on a kept-alive connection
+            self._partial = False
+            self._arm("headers")  # a next request on a kept-alive connection
         super().data_received(data)
         self._follow()
         if self._phase == "headers":
@@ -229,40 +278,72 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         self._follow()  # a pipelined request may have started
 
+    def _headers_begun(self) -> bool:
+        return self._partial
+
     def _follow(self) -> None:
         """Move the deadline to the phase the client is in now."""
         state = self.conn.their_state
         if state is h11.SEND_BODY:
             if self._phase != "body":
-                self._arm("body", self.limits.body_timeout + _BODY_GRACE)
+                self._arm("body")
         elif state is not h11.IDLE or self._phase != "headers":
             self._disarm()
 
-    def _arm(self, phase: str, seconds: float) -> None:
+
+class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
+    """uvicorn's httptools (C parser) protocol with the deadlines and the cap, from the parser's callbacks.
+
+    httptools parses pipelined requests as they arrive; a deadline runs only for the request the server
+    is at, so one queued behind a request still being answered is not cut while the server works: its
+    phase's deadline starts when the answer before it is complete.
+    """
+
+    _parsing: str | None = None  # the parser's current request: "headers", "body", or None between requests
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._parsing = "headers"
+        self._follow()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._parsing = "body"
+        self._follow()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._parsing = None
         self._disarm()
-        self._phase = phase
-        self._deadline = self.loop.call_later(seconds, self._expire)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline = None
-        self._phase = None
-        self._partial = False
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._follow()  # a pipelined request's turn
 
-    def _expire(self) -> None:
-        if self.transport.is_closing():
-            return
-        if self._phase == "headers" and self._partial:
-            self.transport.write(_TOO_SLOW)
-        self._disarm()
-        self.transport.close()
+    def _headers_begun(self) -> bool:
+        return self._parsing == "headers"
+
+    def _queued(self) -> bool:
+        """The request being parsed waits behind an earlier one that is not answered yet."""
+        if self._parsing == "headers":  # its cycle does not exist yet: self.cycle is the one before
+            return self.cycle is not None and not self.cycle.response_complete
+        return any(cycle is self.cycle for cycle, _ in self.pipeline)
+
+    def _follow(self) -> None:
+        """Move the deadline to the phase of the request being parsed (the connection's own stays)."""
+        if self._parsing is None or self._queued():
+            self._disarm()
+        elif self._parsing != self._phase:
+            self._arm(self._parsing)
 
 
-def protocol_for(limits: ServerLimits) -> type[GuardedH11Protocol]:
-    """A protocol class bound to ``limits`` (uvicorn takes a class, not an instance)."""
+def protocol_for(limits: ServerLimits) -> type[_Deadlines]:
+    """A protocol class bound to ``limits`` (uvicorn takes a class, not an instance): the httptools one
+    when httptools imports, else the h11 one."""
+    base: type[_Deadlines] = GuardedHttpToolsProtocol if HTTPTOOLS else GuardedH11Protocol
 
-    class Bound(GuardedH11Protocol):
+    class Bound(base):  # type: ignore[valid-type,misc]
         pass
 
     Bound.limits = limits
@@ -276,6 +357,7 @@ def run_server(app: Any, sock: socket.socket, limits: ServerLimits) -> None:
     config = uvicorn.Config(
         app,
         http=protocol_for(limits),
+        loop="auto",  # uvloop when it imports, else asyncio (uvicorn's default, made explicit)
         timeout_keep_alive=limits.idle_timeout,
         log_level="warning",
     )

@@ -1,15 +1,22 @@
 """`crosspost serve` as a subprocess against raw sockets: slow headers, slow bodies and idle keep-alive
 connections are closed at the configured deadlines while signed requests still go through; connections
-over the cap are answered 503 at once; every bad setting or option is one line and exit 2."""
+over the cap are answered 503 at once; every bad setting or option is one line and exit 2.
+
+The same guards in process, for each protocol class (httptools, served by default, and the h11 fallback)
+on a small app with a slow route, a route that reads its body and one that never does: each deadline,
+keep-alive use, pipelining and the cap; and which class and event loop `crosspost serve` picks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,9 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot import server as server_module
+from bot.server import GuardedH11Protocol, GuardedHttpToolsProtocol, ServerLimits, protocol_for
 from bot.signatures import sign_crosspost
 from tests.conftest import ROOT
 
@@ -278,3 +288,256 @@ def test_every_serve_setting_is_documented(capsys: pytest.CaptureFixture[str]) -
                  "README.md": (ROOT / "README.md").read_text("utf-8")}
     for where, text in documents.items():
         assert not [name for name in names if name not in text], where
+
+
+# ---------------------------------------------------------------------------- both protocol classes, in process
+
+PROTOCOLS = pytest.mark.parametrize("protocol", [GuardedHttpToolsProtocol, GuardedH11Protocol],
+                                    ids=["httptools", "h11"])
+GRACE = server_module._BODY_GRACE
+SLOW = 2.5  # seconds /slow takes to answer: longer than every deadline below (header 1 s, body 1 + 1 s)
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """/read reads its whole body, /slow answers after SLOW seconds, anything else at once without reading."""
+    body = b""
+    if scope["path"] == "/read":
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+    if scope["path"] == "/slow":
+        await asyncio.sleep(SLOW)
+    answer = f"{scope['path']} {len(body)}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(answer)).encode())]})
+    await send({"type": "http.response.body", "body": answer})
+
+
+@contextmanager
+def _in_process(protocol: type[Any], *, header: int = HEADER, body: int = 1, idle: int = 5,
+                cap: int = 100) -> Iterator[int]:
+    """uvicorn serving :func:`_app` with ``protocol`` bound to these limits, as run_server does, in a thread."""
+    import uvicorn
+
+    class Bound(protocol):  # type: ignore[misc,valid-type]
+        limits = ServerLimits(header_timeout=header, body_timeout=body, idle_timeout=idle, max_connections=cap)
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = uvicorn.Server(uvicorn.Config(_app, http=Bound, loop="auto", timeout_keep_alive=idle,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def _until_closed(sock: socket.socket, bound: float) -> Held:
+    """Read until the server closes (or ``bound`` seconds pass), sending nothing."""
+    start = time.monotonic()
+    received = b""
+    while time.monotonic() - start < bound:
+        data = _read(sock, 0.1)
+        if data == b"":
+            return Held(True, time.monotonic() - start, received)
+        received += data or b""
+    return Held(False, time.monotonic() - start, received)
+
+
+def _answers(sock: socket.socket, count: int, wait: float = 10) -> list[bytes]:
+    """The bodies of the next ``count`` answers, each a 200 with a content-length."""
+    buffer, bodies = b"", []
+    while len(bodies) < count:
+        head, blank, rest = buffer.partition(b"\r\n\r\n")
+        length = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+        if blank and length and len(rest) >= int(length[1]):
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            bodies.append(rest[:int(length[1])])
+            buffer = rest[int(length[1]):]
+            continue
+        data = _read(sock, wait)
+        assert data, f"closed or silent after {bodies} and {buffer!r}"
+        buffer += data
+    return bodies
+
+
+def _request(path: str, body: bytes = b"", *, length: int | None = None) -> bytes:
+    """A POST of ``body`` to ``path``; with ``length``, the headers announce that many bytes instead."""
+    size = len(body) if length is None else length
+    return f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode() + body
+
+
+@PROTOCOLS
+def test_a_silent_connection_is_closed_at_the_header_deadline_without_a_word(protocol: type[Any]) -> None:
+    with _in_process(protocol) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        held = _until_closed(sock, HEADER + MARGIN)
+    assert held.closed and held.seconds >= HEADER - 0.5 and held.received == b"", held
+
+
+@PROTOCOLS
+def test_the_first_request_has_its_header_time_from_the_connection(protocol: type[Any]) -> None:
+    """A client that waits before it starts to trickle gets no fresh header time for starting."""
+    with _in_process(protocol, header=3) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        start = time.monotonic()
+        time.sleep(2)
+        sock.sendall(SLOW_HEADERS[:10])
+        held = _until_closed(sock, 3 + MARGIN)
+    seconds = time.monotonic() - start
+    assert held.closed and held.received == server_module._TOO_SLOW, held
+    assert 3 - 0.5 <= seconds < 3 + 1.5, seconds  # not 2 + 3 s
+
+
+@PROTOCOLS
+def test_slow_headers_get_408_and_are_closed(protocol: type[Any]) -> None:
+    """From the connection, and from the first byte of a next request on a kept-alive connection."""
+    with _in_process(protocol, idle=5) as port:
+        held = _trickle(port, b"", SLOW_HEADERS, HEADER + MARGIN)
+        assert held.closed and held.seconds >= HEADER - 0.5, held
+        assert held.received == server_module._TOO_SLOW
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(_request("/fast"))
+            assert _answers(sock, 1) == [b"/fast 0"]
+            time.sleep(HEADER + 0.5)  # idle, within the keep-alive time: no header deadline runs
+            start = time.monotonic()
+            received, data = b"", None
+            for byte in SLOW_HEADERS:  # a next request whose headers trickle in
+                try:
+                    sock.send(bytes([byte]))
+                except OSError:
+                    break
+                data = _read(sock, 0.3)
+                while data:
+                    received += data
+                    data = _read(sock, 0.3)
+                if data == b"" or time.monotonic() - start > HEADER + MARGIN:
+                    break
+            seconds = time.monotonic() - start
+        assert data == b"" and HEADER - 0.5 <= seconds < HEADER + MARGIN, (seconds, received)
+        assert received == server_module._TOO_SLOW
+
+
+@PROTOCOLS
+@pytest.mark.parametrize("path", ["/read", "/fast"])
+def test_a_slow_body_is_cut_at_the_body_deadline(protocol: type[Any], path: str) -> None:
+    """/read waits for its body; /fast answers at once and leaves it unread: either way the trickle is cut."""
+    with _in_process(protocol, body=1) as port:
+        held = _trickle(port, _request(path, length=400), b"x" * 400, 1 + GRACE + MARGIN)
+    assert held.closed and held.seconds >= 1 + GRACE - 0.5, held
+    if path == "/read":  # this app has no body timeout of its own (the webhook's answers 408 a second before)
+        assert held.received == b"", held
+    else:
+        assert held.received.startswith(b"HTTP/1.1 200 ") and held.received.endswith(b"/fast 0"), held
+
+
+@PROTOCOLS
+def test_a_kept_alive_connection_outlives_the_request_deadlines(protocol: type[Any]) -> None:
+    """Requests with bodies, pauses longer than the header and body deadlines between them: all answered."""
+    with _in_process(protocol, header=1, body=1, idle=5) as port, \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        for n in range(2):
+            sock.sendall(_request("/read", b"{}"))
+            assert _answers(sock, 1) == [b"/read 2"], n
+            time.sleep(1 + GRACE + 0.5)
+
+
+@PROTOCOLS
+def test_an_answer_slower_than_the_deadlines_is_waited_for(protocol: type[Any]) -> None:
+    """The deadlines are the client's: once the request is in, the app may take longer than all of them."""
+    with _in_process(protocol, header=1, body=1) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(_request("/slow", b"{}"))
+        assert _answers(sock, 1, wait=SLOW + MARGIN) == [b"/slow 0"]
+
+
+@PROTOCOLS
+def test_pipelined_requests_are_all_answered(protocol: type[Any]) -> None:
+    with _in_process(protocol) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(_request("/fast") + _request("/read", b"abc") + _request("/fast", b"xy"))
+        assert _answers(sock, 3) == [b"/fast 0", b"/read 3", b"/fast 0"]
+
+
+NEXT_HEADERS = b"POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+
+
+@PROTOCOLS
+@pytest.mark.parametrize(("first", "rest"), [(NEXT_HEADERS, b"\r\nabcd"),
+                                             (NEXT_HEADERS + b"\r\nab", b"cd")], ids=["headers", "body"])
+def test_a_pipelined_request_has_no_deadline_while_the_one_before_is_answered(
+    protocol: type[Any], first: bytes, rest: bytes
+) -> None:
+    """Behind /slow (longer than every deadline) a half-sent request waits; its rest then is answered."""
+    with _in_process(protocol, header=1, body=1) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(_request("/slow") + first)
+        assert _answers(sock, 1, wait=SLOW + MARGIN) == [b"/slow 0"]
+        sock.sendall(rest)
+        assert _answers(sock, 1) == [b"/read 4"]
+
+
+@PROTOCOLS
+def test_a_pipelined_body_gets_its_deadline_on_its_turn(protocol: type[Any]) -> None:
+    """Behind /slow, a request whose body stops coming: closed at the body deadline after /slow's answer."""
+    with _in_process(protocol, header=1, body=1) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(_request("/slow") + NEXT_HEADERS + b"\r\nab")
+        assert _answers(sock, 1, wait=SLOW + MARGIN) == [b"/slow 0"]
+        held = _until_closed(sock, 1 + GRACE + MARGIN)
+    assert held.closed and held.seconds >= 1 + GRACE - 0.5 and held.received == b"", held
+
+
+@PROTOCOLS
+def test_a_connection_over_the_cap_gets_503_at_once(protocol: type[Any]) -> None:
+    with _in_process(protocol, header=60, cap=2) as port:
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            for sock in held:
+                assert _read(sock, 0.3) is None
+            with socket.create_connection(("127.0.0.1", port)) as extra:
+                refused = _until_closed(extra, 5)
+            assert refused.closed and refused.received == server_module._REFUSED, refused
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(_request("/fast"))
+            assert _answers(sock, 1) == [b"/fast 0"]
+
+
+def test_protocol_for_picks_httptools_and_falls_back_to_h11(monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = ServerLimits(header_timeout=3, body_timeout=4, idle_timeout=5, max_connections=6)
+    chosen = protocol_for(limits)
+    assert issubclass(chosen, GuardedHttpToolsProtocol) and chosen.limits == limits
+    assert ServerLimits() == GuardedHttpToolsProtocol.limits  # binding one server's limits left the class alone
+    monkeypatch.setattr(server_module, "HTTPTOOLS", False)
+    fallback = protocol_for(limits)
+    assert issubclass(fallback, GuardedH11Protocol) and fallback.limits == limits
+
+
+def test_run_server_uses_the_httptools_protocol_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    seen: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: seen.append(self.config))
+    server_module.run_server(_app, socket.socket(), ServerLimits(idle_timeout=7))
+    (config,) = seen
+    assert issubclass(config.http, GuardedHttpToolsProtocol) and config.timeout_keep_alive == 7
+    assert config.loop == "auto"
+    if sys.platform != "win32":
+        import uvloop
+
+        loop = config.get_loop_factory()()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
