@@ -6,7 +6,8 @@ In one run, each server in its own process (uvicorn, 1 worker, 127.0.0.1), each 
 (``bench/wrk_signed.lua``) with freshly signed deliveries of articles it has not seen:
 
 1. the floor (``bench/floor_app.py``): HMAC + JSON + one durable SQLite insert;
-2. ``crosspost``'s webhook app on SQLite (a fresh file);
+2. ``crosspost serve --no-worker`` on SQLite (a fresh file): the real server, its guarded HTTP protocol,
+   its INFO log (to a file) and the webhook app, posting to a Mastodon account that is never called;
 3. the same on PostgreSQL (a fresh database, dropped afterwards; skipped when unreachable).
 
 Prints req/s, p50/p99 latency, the 202s counted in the store, and each figure's ratio to the floor.
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,9 +54,10 @@ def write_requests(path: Path, count: int) -> None:
             out.write(sign_ghost(SECRET, body)["X-Ghost-Signature"] + "\t" + body.decode() + "\n")
 
 
-def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CROSSPOST_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(HERE.parent)}
-    proc = subprocess.Popen(command, env=env, cwd=HERE.parent)
+def start(command: list[str], port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **env, "CROSSPOST_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(HERE.parent)}
+    with log.open("ab") as out:  # its log lines (INFO, one per delivery) go to a file, as under a service manager
+        proc = subprocess.Popen(command, env=env, cwd=HERE.parent, stdout=out, stderr=out)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -100,9 +103,9 @@ def warm(port: int) -> None:
                                                                 **sign_ghost(SECRET, body)})
 
 
-def measure(label: str, command: list[str], port: int, args: argparse.Namespace, workdir: Path,
-            created: Callable[[], int]) -> dict[str, float]:
-    proc = start(command, port)
+def measure(command: list[str], port: int, args: argparse.Namespace, workdir: Path,
+            created: Callable[[], int], env: dict[str, str] | None = None) -> dict[str, float]:
+    proc = start(command, port, env or {}, workdir / f"server-{port}.log")
     try:
         warm(port)
         before = created()
@@ -155,6 +158,10 @@ def main() -> int:
     p.add_argument("--pg-url", default=PG_DEFAULT)
     args = p.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if shutil.which("wrk") is None:
+        print("error: wrk is not installed (Debian/Ubuntu: apt-get install wrk); it is the load generator here",
+              file=sys.stderr)
+        return 1
     from bench_drain import free_port
 
     results: dict[str, dict[str, float]] = {}
@@ -170,7 +177,7 @@ def main() -> int:
 
         port = free_port()
         results["floor (Starlette + HMAC + JSON + 1 SQLite insert)"] = measure(
-            "floor", [sys.executable, str(HERE / "floor_app.py"), str(port), str(floor_db)], port, args, workdir,
+            [sys.executable, str(HERE / "floor_app.py"), str(port), str(floor_db)], port, args, workdir,
             floor_count)
         for backend in backends:
             cleanup: Callable[[], None] = lambda: None  # noqa: E731
@@ -182,11 +189,11 @@ def main() -> int:
                     continue
                 url, cleanup = made
             port = free_port()
-            command = [sys.executable, str(HERE / "bench_webhook.py"), "--serve", "--port", str(port),
-                       "--database-url", url]
+            command = [str(Path(sys.executable).with_name("crosspost")), "serve", "--no-worker",
+                       "--port", str(port), "--platform", "mastodon"]
+            env = {"DATABASE_URL": url, "MASTODON_ACCESS_TOKEN": "bench", "MASTODON_API_BASE_URL": "http://127.0.0.1:9"}
             try:
-                results[f"crosspost webhook, {backend}"] = measure(backend, command, port, args, workdir,
-                                                                   store_count(url))
+                results[f"crosspost serve, {backend}"] = measure(command, port, args, workdir, store_count(url), env)
             finally:
                 cleanup()
     floor = next(iter(results.values()))

@@ -909,3 +909,34 @@ def test_async_writes_queued_behind_a_commit_share_one_and_wake_their_loop(tmp_p
         assert group.writes == 10 and group.batches == 1 + 1 + 9
     finally:
         s.close()
+
+
+def test_ingest_finds_or_creates_exactly_as_the_step_by_step_path_would(store: Store) -> None:
+    """enqueue_aliased's two-statement path for a new article and its step-by-step path for everything else
+    agree: new, redelivered, same link under another alias, alias of a vanished job, expired alias, look-only."""
+    now = datetime.now(UTC)
+
+    def ingest(alias: str | None, key: str, *, create: bool = True) -> tuple[Any, bool]:
+        return store.enqueue_aliased(Ingest(alias=alias, create=create, article={"title": key, "url": key},
+                                            article_key=key, targets=["mastodon"], run_at=now, dedupe_key=key))
+
+    job, created = ingest("ghost:post:1", "https://e.com/a")
+    assert created and store.kv_get("ghost:post:1") == job.id and job.state == "queued"
+    again, created = ingest("ghost:post:1", "https://e.com/a-renamed")  # same post, link changed: same job
+    assert (again.id, created) == (job.id, False)
+    other, created = ingest("ghost:post:2", "https://e.com/a")  # another alias, the same link: same job
+    assert (other.id, created) == (job.id, False) and store.kv_get("ghost:post:2") == job.id
+    assert ingest("ghost:post:3", "https://e.com/b", create=False) == (None, False)  # an edit of nothing
+    assert store.kv_get("ghost:post:3") is None
+    looked, created = ingest("ghost:post:1", "https://e.com/zzz", create=False)  # an edit finds its job
+    assert (looked.id, created) == (job.id, False)
+    store.kv_set("ghost:post:4", 999_999)  # an alias whose job is not there: a new job, the alias moved to it
+    fresh, created = ingest("ghost:post:4", "https://e.com/c")
+    assert created and fresh.id != 999_999 and store.kv_get("ghost:post:4") == fresh.id
+    store.kv_set("ghost:post:5", job.id, ttl_seconds=0.001)  # an expired alias is no alias
+    time.sleep(0.01)
+    late, created = ingest("ghost:post:5", "https://e.com/d")
+    assert created and late.id != job.id and store.kv_get("ghost:post:5") == late.id
+    plain, created = ingest(None, "https://e.com/e")  # no alias at all
+    assert created and plain.article_key == "https://e.com/e"
+    assert sum(store.job_counts().values()) == 4

@@ -540,6 +540,20 @@ class Store(ABC):
 
         def write(tx: Tx) -> tuple[Job | None, bool]:
             now = self._ts(self._now(tx))
+            if alias is not None and ingest.create:  # the common case, a new article: two statements
+                row = tx.one(
+                    "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
+                    "created_at, updated_at, kind) SELECT ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)) "
+                    f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
+                    (*values[:-2], values[-2], now, now, values[-1], alias, now),
+                )
+                if row is not None:
+                    self._announce_job(tx)
+                    job = self._job(row)
+                    self._kv_put(tx, alias, job.id, None, now)
+                    return job, True
+            # known under its alias or its dedupe key (a redelivery, an edit), or only a look: step by step
             if alias is not None:
                 row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
                              (alias, now))
