@@ -940,3 +940,51 @@ def test_ingest_finds_or_creates_exactly_as_the_step_by_step_path_would(store: S
     plain, created = ingest(None, "https://e.com/e")  # no alias at all
     assert created and plain.article_key == "https://e.com/e"
     assert sum(store.job_counts().values()) == 4
+
+
+def test_a_batch_of_deliveries_in_one_commit_queues_each_article_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch holding new articles, a redelivery, the same post under a changed link, another alias of a
+    known link and a look-only edit: the outcome each writer gets is the one it would get alone, in order.
+    On PostgreSQL the new-article statements of the batch go out together (one_each, one round trip)."""
+    from bot.store.group import _Write
+
+    sent: list[int] = []
+    if store.dialect == "postgresql":
+        from bot.store.postgres import _PgTx
+
+        real = _PgTx.one_each
+
+        def counting(self: Any, sql: str, params: list[Any]) -> Any:
+            sent.append(len(params))
+            return real(self, sql, params)
+
+        monkeypatch.setattr(_PgTx, "one_each", counting)
+    now = datetime.now(UTC)
+
+    def write(alias: str | None, key: str, create: bool = True) -> _Write[Any]:
+        ingest = Ingest(alias=alias, create=create, article={"url": key}, article_key=key, targets=["x"],
+                        run_at=now, dedupe_key=key)
+        return _Write(store._ingest_write(ingest))
+
+    batch = [
+        write("ghost:post:a", "https://e.com/a"),
+        write("ghost:post:b", "https://e.com/b"),
+        write("ghost:post:a", "https://e.com/a"),  # redelivered in the same batch
+        write("ghost:post:a", "https://e.com/a-moved"),  # the same post, its link changed
+        write("ghost:post:c", "https://e.com/b"),  # another source id, a known link
+        write("ghost:post:d", "https://e.com/d", create=False),  # an edit of a post never queued
+        write(None, "https://e.com/e"),
+    ]
+    store._group._lead(batch)
+    outcomes = [(w.result[0].article_key if w.result[0] else None, w.result[1]) for w in batch]
+    assert all(w.done and w.error is None for w in batch)
+    assert outcomes == [
+        ("https://e.com/a", True), ("https://e.com/b", True), ("https://e.com/a", False),
+        ("https://e.com/a", False), ("https://e.com/b", False), (None, False), ("https://e.com/e", True),
+    ]
+    assert sum(store.job_counts().values()) == 3
+    a, b = batch[0].result[0].id, batch[1].result[0].id
+    assert [store.kv_get(f"ghost:post:{x}") for x in "abcd"] == [a, b, b, None]
+    assert sent == ([5] if store.dialect == "postgresql" else [])

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.redact import redact
-from bot.store.group import GroupCommit
+from bot.store.group import GroupCommit, Pipelined
 from bot.store.models import (
     JOB_FINISHED_STATES,
     JOB_KINDS,
@@ -538,23 +538,13 @@ class Store(ABC):
                                   ingest.dedupe_key, "publish")  # serialised before the lock
         alias = ingest.alias
 
-        def write(tx: Tx) -> tuple[Job | None, bool]:
+        def finish(tx: Tx, row: tuple[Any, ...] | None) -> tuple[Job | None, bool]:
+            """After the new-article statement: its job, or (no row) the step-by-step path."""
+            if row is not None:
+                self._announce_job(tx)
+                return self._job(row), True
             now = self._ts(self._now(tx))
-            if alias is not None and ingest.create:  # the common case, a new article: two statements
-                row = tx.one(
-                    "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
-                    "created_at, updated_at, kind) SELECT ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ? WHERE NOT EXISTS "
-                    "(SELECT 1 FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)) "
-                    f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
-                    (*values[:-2], values[-2], now, now, values[-1], alias, now),
-                )
-                if row is not None:
-                    self._announce_job(tx)
-                    job = self._job(row)
-                    self._kv_put(tx, alias, job.id, None, now)
-                    return job, True
-            # known under its alias or its dedupe key (a redelivery, an edit), or only a look: step by step
-            if alias is not None:
+            if alias is not None:  # known under its alias (a redelivery, an edit)?
                 row = tx.one("SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
                              (alias, now))
                 known = self._read_json(row[0]) if row is not None else None
@@ -562,14 +552,39 @@ class Store(ABC):
                     found = tx.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (known,))
                     if found is not None:
                         return self._job(found), False
-            if not ingest.create:
+            if not ingest.create:  # only a look
                 return None, False
-            job, created = self._enqueue_in(tx, now, values)
+            job, created = self._enqueue_in(tx, now, values)  # or known under its dedupe key
             if alias is not None:
                 self._kv_put(tx, alias, job.id, None, now)
             return job, created
 
+        if alias is None or not ingest.create:
+            return lambda tx: finish(tx, None)
+        statement = self._aliased_insert(alias, values)
+        if statement is not None:
+            return Pipelined(*statement, finish)
+
+        def write(tx: Tx) -> tuple[Job | None, bool]:
+            now = self._ts(self._now(tx))
+            row = tx.one(  # the common case, a new article: its job unless the alias is known, then the alias
+                "INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
+                "created_at, updated_at, kind) SELECT ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)) "
+                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}",
+                (*values[:-2], values[-2], now, now, values[-1], alias, now),
+            )
+            if row is not None:
+                self._kv_put(tx, alias, int(row[0]), None, now)
+            return finish(tx, row)
+
         return write
+
+    def _aliased_insert(self, alias: str, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]] | None:
+        """One self-contained statement that queues a new article's job and its alias unless the alias is
+        known, returning the job's row (no row: known, or a dedupe conflict), so a group commit may send
+        a batch's at once; None where the database cannot (SQLite: two statements, see _ingest_write)."""
+        return None
 
     def _ingested(self, job: Job | None, created: bool) -> tuple[Job | None, bool]:
         if created:

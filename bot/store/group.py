@@ -36,6 +36,46 @@ T = TypeVar("T")
 WRITER_IDLE_SECONDS = 2.0  # the writer thread of run_async stops after this long without a write
 
 
+class Pipelined(Generic[T]):
+    """A write that begins with one self-contained statement, whose row ``finish(tx, row)`` turns into the
+    result. In a batch, where the transaction can (PostgreSQL: ``one_each``, one round trip for many), the
+    first statements of the batch's pipelined writes are sent together before the rest of every write runs;
+    so a first statement must hold its whole effect (it may not rely on ``finish`` of an earlier write)."""
+
+    __slots__ = ("finish", "params", "sql")
+
+    def __init__(self, sql: str, params: tuple[Any, ...],
+                 finish: Callable[[Tx, tuple[Any, ...] | None], T]) -> None:
+        self.sql = sql
+        self.params = params
+        self.finish = finish
+
+    def __call__(self, tx: Tx) -> T:
+        return self.finish(tx, tx.one(self.sql, self.params))
+
+
+def _run_batch(tx: Tx, batch: list[_Write[Any]]) -> list[Any]:
+    """Every write of ``batch`` in ``tx``: the pipelined ones' first statements together where ``tx`` can."""
+    one_each: Callable[[str, list[tuple[Any, ...]]], list[tuple[Any, ...] | None]] | None
+    one_each = getattr(tx, "one_each", None)
+    firsts: dict[str, list[Pipelined[Any]]] = {}
+    for write in batch:
+        if one_each is not None and isinstance(write.work, Pipelined):
+            firsts.setdefault(write.work.sql, []).append(write.work)
+    rows: dict[int, tuple[Any, ...] | None] = {}
+    for sql, works in firsts.items():
+        if one_each is not None and len(works) > 1:
+            rows.update(zip(map(id, works), one_each(sql, [work.params for work in works]), strict=True))
+    results = []
+    for write in batch:
+        work = write.work
+        if isinstance(work, Pipelined) and id(work) in rows:
+            results.append(work.finish(tx, rows[id(work)]))
+        else:
+            results.append(work(tx))
+    return results
+
+
 class _Write(Generic[T]):
     __slots__ = ("done", "error", "future", "result", "work")
 
@@ -122,7 +162,7 @@ class GroupCommit:
                 try:
                     self.batches += 1
                     with self._transaction() as tx:
-                        results = [write.work(tx) for write in batch]
+                        results = _run_batch(tx, batch)
                 except Exception:  # one of them failed: each runs alone below, with its own error
                     pass
                 else:

@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from bot.errors import ConfigError
 from bot.redact import redact
 from bot.store import migrations
-from bot.store.base import ConnectionPool, Store, Tx, redact_url, url_password
+from bot.store.base import JOB_COLUMNS, ConnectionPool, Store, Tx, redact_url, url_password
 from bot.store.models import StoreError
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -76,6 +76,16 @@ class _PgTx:
 
     def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         self._cur.executemany(_pg_sql(sql), rows)
+
+    def one_each(self, sql: str, params: list[tuple[Any, ...]]) -> list[tuple[Any, ...] | None]:
+        """``sql`` once per parameter tuple, sent together (libpq's pipeline: one round trip, not one each);
+        each run's first row, or None. A group commit sends its batch's new-article statements this way."""
+        self._cur.executemany(_pg_sql(sql), params, returning=True)
+        rows: list[tuple[Any, ...] | None] = []
+        while True:
+            rows.append(self._cur.fetchone())
+            if not self._cur.nextset():
+                return rows
 
 
 class PostgresStore(Store):
@@ -191,6 +201,19 @@ class PostgresStore(Store):
     def _lock_keys(self, tx: Tx, keys: Sequence[str]) -> None:
         for key in keys:  # sorted by the caller: two transactions never wait on each other in a cycle
             tx.one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("crosspost.quota:" + key,))
+
+    def _aliased_insert(self, alias: str, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]] | None:
+        article, article_key, targets, run_at, dedupe_key, kind = values
+        return (
+            "WITH job AS (INSERT INTO jobs (article, article_key, targets, run_at, state, attempts, dedupe_key, "
+            "created_at, updated_at, kind) SELECT ?, ?, ?, ?, 'queued', 0, ?, now(), now(), ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > now())) "
+            f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {JOB_COLUMNS}), "
+            "alias AS (INSERT INTO kv (key, value, expires_at, updated_at) SELECT ?, to_jsonb(id), NULL, now() "
+            "FROM job ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, "
+            f"updated_at = excluded.updated_at) SELECT {JOB_COLUMNS} FROM job",
+            (article, article_key, targets, run_at, dedupe_key, kind, alias, alias),
+        )
 
     def _announce_job(self, tx: Tx) -> None:
         if isinstance(tx, _PgTx) and tx.announced:
