@@ -294,6 +294,8 @@ class GuardedH11Protocol(_Deadlines, H11Protocol):
 class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
     """uvicorn's httptools (C parser) protocol with the deadlines and the cap, from the parser's callbacks.
 
+    The callbacks note the phase of the request being parsed; the deadline follows it once a chunk is
+    parsed and when an answer is complete, so a request that arrives whole in one chunk arms no timer.
     httptools parses pipelined requests as they arrive; a deadline runs only for the request the server
     is at, so one queued behind a request still being answered is not cut while the server works: its
     phase's deadline starts when the answer before it is complete.
@@ -301,25 +303,25 @@ class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
 
     _parsing: str | None = None  # the parser's current request: "headers", "body", or None between requests
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._parsing = "headers"
-        self._follow()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         self._parsing = "body"
-        self._follow()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._parsing = None
-        self._disarm()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._follow()  # a pipelined request's turn
+        self._follow()  # a pipelined request's turn
 
     def _headers_begun(self) -> bool:
         return self._parsing == "headers"
@@ -331,7 +333,9 @@ class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
         return any(cycle is self.cycle for cycle, _ in self.pipeline)
 
     def _follow(self) -> None:
-        """Move the deadline to the phase of the request being parsed (the connection's own stays)."""
+        """Move the deadline to the phase of the request being parsed (the connection's own header time stays)."""
+        if self.transport.is_closing():
+            return
         if self._parsing is None or self._queued():
             self._disarm()
         elif self._parsing != self._phase:
