@@ -522,6 +522,11 @@ def test_protocol_for_picks_httptools_and_falls_back_to_h11(monkeypatch: pytest.
     monkeypatch.setattr(server_module, "HTTPTOOLS", False)
     fallback = protocol_for(limits)
     assert issubclass(fallback, GuardedH11Protocol) and fallback.limits == limits
+    without = subprocess.run(  # where httptools does not import at all, bot.server still loads and picks h11
+        [sys.executable, "-c", "import sys; sys.modules['httptools'] = None\nfrom bot.server import *\n"
+         "print(HTTPTOOLS, protocol_for(ServerLimits()).__mro__[1].__name__)"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert without.stdout == "False GuardedH11Protocol\n", without.stderr
 
 
 def test_run_server_uses_the_httptools_protocol_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
