@@ -370,11 +370,7 @@ class _Receiver:
 
     def handle(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None], remote: str = "") -> _Outcome:
         """Verify, parse, commit: everything after the body has been read; refusals logged and counted."""
-        try:
-            step = self._read(kind, body, headers)
-        except _Reject as exc:
-            _refused(kind, remote, exc)
-            return _Outcome(exc.status, {"error": exc.message})
+        step = self._judge(kind, body, headers, remote)
         return step if isinstance(step, _Outcome) else self._store(step)
 
     async def handle_inline(
@@ -382,11 +378,7 @@ class _Receiver:
     ) -> _Outcome:
         """:meth:`handle` for a small body, in the event loop: a new article's job is queued through the
         store's group commit without a thread of its own; withdrawals and edits go to the thread pool."""
-        try:
-            step = self._read(kind, body, headers)
-        except _Reject as exc:
-            _refused(kind, remote, exc)
-            return _Outcome(exc.status, {"error": exc.message})
+        step = self._judge(kind, body, headers, remote)
         if isinstance(step, _Outcome):
             return step
         if step.withdrawn is not None or step.is_edit:
@@ -398,6 +390,16 @@ class _Receiver:
         except StoreError as exc:
             return self._unavailable(step, exc)
         return self._queued(step, job, created)
+
+    def _judge(
+        self, kind: str, body: bytes | bytearray, headers: dict[str, str | None], remote: str
+    ) -> _Outcome | _Step:
+        """:meth:`_read`, with a refusal logged, counted and made the answer."""
+        try:
+            return self._read(kind, body, headers)
+        except _Reject as exc:
+            _refused(kind, remote, exc)
+            return _Outcome(exc.status, {"error": exc.message})
 
     def _read(self, kind: str, body: bytes | bytearray, headers: dict[str, str | None]) -> _Outcome | _Step:
         """Verify, parse and judge the payload (CPU only, no store): an answer already, or what to store."""

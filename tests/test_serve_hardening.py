@@ -128,13 +128,7 @@ def _idle(port: int, bound: float) -> Held:
             data = _read(sock, bound)
             assert data, f"no complete answer: {received!r}"
             received += data
-        start = time.monotonic()
-        while time.monotonic() - start < bound:
-            data = _read(sock, 0.2)
-            if data == b"":
-                return Held(True, time.monotonic() - start, received)
-            received += data or b""
-        return Held(False, time.monotonic() - start, received)
+        return _until_closed(sock, bound, received, step=0.2)
 
 
 def _signed_generic(port: int, n: int) -> tuple[int, dict[str, object]]:
@@ -345,12 +339,11 @@ def _in_process(protocol: type[Any], *, header: int = HEADER, body: int = 1, idl
         sock.close()
 
 
-def _until_closed(sock: socket.socket, bound: float) -> Held:
-    """Read until the server closes (or ``bound`` seconds pass), sending nothing."""
+def _until_closed(sock: socket.socket, bound: float, received: bytes = b"", step: float = 0.1) -> Held:
+    """Read until the server closes (or ``bound`` seconds pass), sending nothing; ``received`` so far."""
     start = time.monotonic()
-    received = b""
     while time.monotonic() - start < bound:
-        data = _read(sock, 0.1)
+        data = _read(sock, step)
         if data == b"":
             return Held(True, time.monotonic() - start, received)
         received += data or b""
